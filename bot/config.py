@@ -1,0 +1,206 @@
+"""Typed configuration: a TOML file plus MJBOT_* environment overrides, read once in main()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+AuthStyle = Literal["bearer", "raw", "mj-api-secret"]
+Backend = Literal["plus", "trueai", "new-api"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    value = value.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in schemes or not rest or rest.startswith("/"):
+        raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return value.rstrip("/")
+
+
+class DiscordSettings(_Section):
+    token: SecretStr = SecretStr("")
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+    guild_ids: list[int] = Field(default_factory=list)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api(cls, v: str) -> str:
+        return _http_url(v)
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _gateway(cls, v: str) -> str:
+        return _http_url(v, schemes=("ws", "wss")) + "/"
+
+
+class MidjourneySettings(_Section):
+    base_url: str = ""
+    path_prefix: str = "/mj"
+    api_key: SecretStr = SecretStr("")
+    auth_style: AuthStyle = "bearer"
+    backend: Backend = "plus"
+    poll_interval_seconds: float = Field(default=3.0, gt=0, le=300)
+    job_timeout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_batch_size: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        return _http_url(v) if v.strip() else ""
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        v = v.strip().strip("/")
+        return f"/{v}" if v else ""
+
+
+class StorageSettings(_Section):
+    path: str = "data/mjbot.sqlite3"
+    retention_days: int = Field(default=90, ge=0)
+
+
+class WebhookSettings(_Section):
+    enabled: bool = False
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, v: str) -> str:
+        return _http_url(v) if v.strip() else ""
+
+
+class JobsSettings(_Section):
+    edit_interval_seconds: float = Field(default=3.0, ge=0.0, le=60)
+    download_max_mb: float = Field(default=25.0, gt=0, le=200)
+    download_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    max_prompt_length: int = Field(default=4000, ge=1, le=6000)
+
+
+class QuotaSettings(_Section):
+    """Defaults a guild starts with; moderators change them per guild with /mjadmin."""
+
+    daily_quota: int = Field(default=25, ge=0)
+    guild_daily_cap: int = Field(default=0, ge=0)
+    max_jobs_per_user: int = Field(default=3, ge=0)
+    max_jobs_per_guild: int = Field(default=20, ge=0)
+    weights: dict[str, float] = Field(default_factory=dict)
+    prices: dict[str, float] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MJBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    discord: DiscordSettings = DiscordSettings()
+    midjourney: MidjourneySettings = MidjourneySettings()
+    storage: StorageSettings = StorageSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    jobs: JobsSettings = JobsSettings()
+    quota: QuotaSettings = QuotaSettings()
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _CONFIG_PATH.get("path")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+_CONFIG_PATH: dict[str, Path | None] = {}
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; each problem is one plain sentence."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in err.get("loc", ()))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return f"Unknown setting '{key}': remove it or check its spelling."
+    if kind == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "")
+        return f"Setting '{key}' has value {err.get('input')!r}; it must be one of {allowed}."
+    msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"Setting '{key}' {msg[0].lower() + msg[1:] if msg else 'is invalid'}."
+
+
+def load_settings(path: str | Path | None, *, require_token: bool = True) -> Settings:
+    """Read and validate the configuration, raising ConfigError with readable sentences."""
+    import tomllib
+
+    file_path: Path | None = None
+    if path is not None:
+        file_path = Path(path)
+        try:
+            with file_path.open("rb") as fh:
+                tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError([f"The config file '{file_path}' does not exist."]) from None
+        except PermissionError:
+            raise ConfigError([f"The config file '{file_path}' cannot be read (permission denied)."]) from None
+        except IsADirectoryError:
+            raise ConfigError([f"The config path '{file_path}' is a directory, not a file."]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"The config file '{file_path}' is not valid TOML: {exc}."]) from None
+    _CONFIG_PATH["path"] = file_path
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError([_describe(dict(e)) for e in exc.errors()]) from None
+    finally:
+        _CONFIG_PATH.pop("path", None)
+    problems: list[str] = []
+    if require_token and not settings.discord.token.get_secret_value().strip():
+        problems.append(
+            "Setting 'discord.token' is empty: put the bot token in the config "
+            "or in the environment variable MJBOT_DISCORD__TOKEN."
+        )
+    if not settings.midjourney.base_url:
+        problems.append(
+            "Setting 'midjourney.base_url' is empty: give the proxy's address, "
+            "e.g. https://api.example.com (or http://127.0.0.1:8787 for `mjbot mock-api`)."
+        )
+    if settings.webhook.enabled and not settings.webhook.public_url:
+        problems.append(
+            "Setting 'webhook.public_url' is empty although 'webhook.enabled' is true: "
+            "give the address the proxy can reach the bot at."
+        )
+    if problems:
+        raise ConfigError(problems)
+    return settings
