@@ -1,0 +1,73 @@
+"""The discord.py Bot: loads the cogs as extensions, registers persistent buttons, syncs commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.ui.boundary import report
+
+if TYPE_CHECKING:
+    from bot.runtime import Services
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (
+    "cogs.imagine",
+    "cogs.buttons",
+    "cogs.tools",
+    "cogs.personal",
+    "cogs.admin",
+)
+
+
+class MjBot(commands.Bot):
+    """The bot process: thin glue between Discord and the services."""
+
+    def __init__(self, services: Services, *, guild_ready_timeout: float = 2.0) -> None:
+        intents = discord.Intents.default()
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.services = services
+        self.tree.on_error = self._on_tree_error
+        self.synced = False
+
+    async def setup_hook(self) -> None:
+        from bot.i18n_discord import CatalogueTranslator
+
+        await self.tree.set_translator(CatalogueTranslator())
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        await self._sync_commands()
+        await self.services.start(self)
+
+    async def _sync_commands(self) -> None:
+        guild_ids = self.services.settings.discord.guild_ids
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+        self.synced = True
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report(interaction, error)
+
+    async def close(self) -> None:
+        await self.services.stop()
+        await super().close()

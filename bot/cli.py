@@ -1,0 +1,137 @@
+"""Command line: `mjbot run`, `mjbot check`, `mjbot mock-api`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mjbot", description="A Discord bot in front of a Midjourney-proxy API."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the bot")
+    run.add_argument("--config", default="config.toml", help="path of the TOML config file")
+    check = sub.add_parser("check", help="validate the config, open the database, probe the API")
+    check.add_argument("--config", default="config.toml", help="path of the TOML config file")
+    mock = sub.add_parser("mock-api", help="serve the built-in Midjourney-proxy simulator")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=8787)
+    mock.add_argument("--mode", choices=("plus", "trueai", "new-api"), default="plus")
+    mock.add_argument("--api-key", default="", help="key the simulator requires (default: none)")
+    mock.add_argument("--prefix", default="/mj", help="path prefix (default /mj)")
+    mock.add_argument(
+        "--seconds-per-job", type=float, default=8.0, help="how long a simulated job runs"
+    )
+    return parser
+
+
+def _load(path: str, *, require_token: bool) -> Settings | None:
+    try:
+        return load_settings(path, require_token=require_token)
+    except ConfigError as exc:
+        print(f"mjbot: the configuration in '{path}' cannot be used:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return None
+
+
+async def _until_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
+    """Run `main(stop)` and set `stop` on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await main(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings = _load(args.config, require_token=True)
+    if settings is None:
+        return EXIT_CONFIG
+    from bot.logs import configure_logging
+    from bot.runtime import run_bot
+
+    configure_logging(settings.log_level, _secrets(settings))
+    return asyncio.run(_until_signalled(lambda stop: run_bot(settings, stop)))
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    settings = _load(args.config, require_token=True)
+    if settings is None:
+        return EXIT_CONFIG
+    from bot.logs import configure_logging
+    from bot.runtime import check_setup
+
+    configure_logging("WARNING", _secrets(settings))
+    ok, sentences = asyncio.run(check_setup(settings))
+    for sentence in sentences:
+        print(sentence)
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _cmd_mock_api(args: argparse.Namespace) -> int:
+    from bot.logs import configure_logging
+    from bot.midjourney.simulator import run_simulator
+
+    configure_logging("INFO", [args.api_key])
+
+    async def main(stop: asyncio.Event) -> int:
+        server = asyncio.create_task(
+            run_simulator(
+                args.host,
+                args.port,
+                mode=args.mode,
+                api_key=args.api_key,
+                prefix=args.prefix,
+                seconds_per_job=args.seconds_per_job,
+            )
+        )
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (server, waiter):
+            task.cancel()
+        await asyncio.gather(server, waiter, return_exceptions=True)
+        if server in done and server.exception() is not None:
+            print(f"mjbot: the mock API could not run: {server.exception()}", file=sys.stderr)
+            return EXIT_FAILURE
+        return EXIT_OK
+
+    return asyncio.run(_until_signalled(main))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [
+        settings.discord.token.get_secret_value(),
+        settings.midjourney.api_key.get_secret_value(),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"run": _cmd_run, "check": _cmd_check, "mock-api": _cmd_mock_api}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Message catalogues: one TOML table per language, chosen by interaction then guild locale."""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+
+DEFAULT_LOCALE = "en"
+# Discord locale codes mapped to the catalogue that serves them.
+_ALIASES = {
+    "en-US": "en",
+    "en-GB": "en",
+    "zh-CN": "zh-CN",
+    "zh-TW": "zh-CN",
+}
+LOCALES = ("en", "zh-CN")
+
+
+def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+@lru_cache(maxsize=None)
+def catalogue(locale: str) -> dict[str, str]:
+    """All strings of one language, keyed by dotted name."""
+    text = resources.files("bot").joinpath("locales", f"{locale}.toml").read_text("utf-8")
+    return _flatten(tomllib.loads(text))
+
+
+def resolve_locale(*candidates: str | None) -> str:
+    """The first candidate that has a catalogue, else English."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        if candidate in LOCALES:
+            return candidate
+        alias = _ALIASES.get(candidate) or _ALIASES.get(candidate.split("-")[0])
+        if alias:
+            return alias
+        if candidate.split("-")[0] == "zh":
+            return "zh-CN"
+    return DEFAULT_LOCALE
+
+
+class _Lenient(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def t(locale: str | None, key: str, /, **params: object) -> str:
+    """The sentence for `key` in `locale` (falling back to English), with params filled in."""
+    lang = resolve_locale(locale)
+    text = catalogue(lang).get(key)
+    if text is None:
+        text = catalogue(DEFAULT_LOCALE).get(key, key)
+    return string.Formatter().vformat(text, (), _Lenient(params))
+
+
+def has_key(key: str) -> bool:
+    return key in catalogue(DEFAULT_LOCALE)

@@ -1,0 +1,1 @@
+"""Discord-facing pieces below the cogs: buttons, modals, message sending, the error boundary."""
