@@ -1,0 +1,219 @@
+"""Job -> Discord message content and button rows: pure functions, no Discord types."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.i18n import t
+from bot.midjourney.custom_ids import ButtonAction, ButtonKind, accepted_by, layout_rows, parse_custom_id
+from bot.prompts import parse_describe_prompts, parse_shorten
+from storage.jobs import JobRecord
+
+Style = Literal["primary", "secondary", "success", "danger"]
+Backend = Literal["plus", "trueai", "new-api"]
+
+CONTENT_LIMIT = 2000
+BAR_CELLS = 10
+PREFIX = "mj1"
+# Kinds our own pick buttons replace (they start a fresh /imagine for the clicker).
+_PICK_KINDS = frozenset({ButtonKind.DESCRIBE_PICK, ButtonKind.DESCRIBE_ALL, ButtonKind.SHORTEN_PICK})
+# Shown nowhere: no result message, or nothing a Discord user can act on here.
+_HIDDEN_KINDS = frozenset({ButtonKind.BOOKMARK, ButtonKind.CANCEL_JOB, ButtonKind.UNKNOWN})
+_NUMBER_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣")
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    custom_id: str
+    label: str | None = None
+    emoji: str | None = None
+    style: Style = "secondary"
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    content: str
+    preview_url: str | None = None
+    rows: tuple[tuple[ButtonSpec, ...], ...] = field(default_factory=tuple)
+
+    @property
+    def signature(self) -> str:
+        """Equal for renders that would look the same (an unchanged render is not re-sent)."""
+        raw = json.dumps([self.content, self.preview_url, [[b.__dict__ for b in r] for r in self.rows]])
+        return hashlib.sha1(raw.encode()).hexdigest()
+
+
+def result_button_id(job_id: int, index: int) -> str:
+    return f"{PREFIX}:b:{job_id}:{index}"
+
+
+def pick_button_id(job_id: int, number: int) -> str:
+    return f"{PREFIX}:p:{job_id}:{number}"
+
+
+def dialog_button_id(job_id: int) -> str:
+    return f"{PREFIX}:d:{job_id}"
+
+
+def progress_bar(percent: int) -> str:
+    percent = max(0, min(100, percent))
+    filled = round(percent * BAR_CELLS / 100)
+    return "▰" * filled + "▱" * (BAR_CELLS - filled)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failure_text(job: JobRecord, locale: str) -> str:
+    reason = job.failure or ""
+    if reason.startswith("mjbot:"):
+        key, _, param = reason.removeprefix("mjbot:").partition(":")
+        return t(locale, key, word=param or "?")
+    return reason or t(locale, "job.failure.unknown_reason")
+
+
+def _headline(job: JobRecord, locale: str) -> str:
+    prompt = _clip(job.final_prompt or job.prompt or "", 900)
+    who = f"<@{job.requester_id}>"
+    if job.kind == "action" and job.action:
+        label = t(locale, f"job.action.{job.action}") if job.action else ""
+        return t(locale, "job.headline_action", prompt=prompt, action=label, user=who)
+    if job.kind == "describe":
+        return t(locale, "job.headline_describe", user=who)
+    if job.kind == "blend":
+        return t(locale, "job.headline_blend", user=who)
+    return t(locale, "job.headline", prompt=prompt, user=who)
+
+
+def _status_line(job: JobRecord, locale: str) -> str:
+    state = job.state
+    if state == "queued":
+        if job.queue_position:
+            return t(locale, "job.status.queued_position", position=job.queue_position)
+        return t(locale, "job.status.queued")
+    if state == "in_progress":
+        if job.progress is None:
+            text = job.status_text or t(locale, "job.status.in_progress")
+            return t(locale, "job.status.in_progress_text", text=_clip(text, 100))
+        return f"`{progress_bar(job.progress)}` {job.progress}%"
+    if state in ("submitting", "submitted"):
+        return t(locale, "job.status.waiting")
+    if state == "modal":
+        return t(locale, "job.status.modal")
+    if state == "failure":
+        return t(locale, "job.status.failure", reason=_clip(failure_text(job, locale), 500))
+    if state == "cancelled":
+        return t(locale, "job.status.cancelled")
+    if state == "unknown":
+        return t(locale, "job.status.unknown")
+    return ""
+
+
+def result_actions(job: JobRecord) -> list[ButtonAction]:
+    return [parse_custom_id(str(b.get("customId", ""))) for b in job.buttons]
+
+
+def _result_rows(
+    job: JobRecord, locale: str, backend: Backend, used: frozenset[int]
+) -> list[tuple[ButtonSpec, ...]]:
+    actions = result_actions(job)
+    visible = [
+        i
+        for i, action in enumerate(actions)
+        if action.kind not in _HIDDEN_KINDS
+        and action.kind not in _PICK_KINDS
+        and accepted_by(action.kind, backend)
+    ]
+    rows: list[tuple[ButtonSpec, ...]] = []
+    if job.kind in ("describe", "shorten"):
+        rows.extend(_pick_rows(job, locale))
+    subset = [actions[i] for i in visible]
+    for row in layout_rows(subset):
+        specs = []
+        for position in row:
+            index = visible[position]
+            action = actions[index]
+            label = action.label or None
+            if action.kind == ButtonKind.DESCRIBE_RETRY:
+                label = t(locale, "job.button.retry")
+            specs.append(
+                ButtonSpec(
+                    custom_id=result_button_id(job.id, index),
+                    label=label,
+                    emoji=action.emoji,
+                    style="primary" if index in used else "secondary",
+                )
+            )
+        if specs:
+            rows.append(tuple(specs))
+    return rows[:5]
+
+
+def _pick_rows(job: JobRecord, locale: str) -> list[tuple[ButtonSpec, ...]]:
+    prompts = pick_prompts(job)
+    if not prompts:
+        return []
+    buttons = [
+        ButtonSpec(custom_id=pick_button_id(job.id, n), emoji=_NUMBER_EMOJI[n - 1])
+        for n in range(1, len(prompts) + 1)
+    ]
+    if job.kind == "describe" and len(prompts) > 1:
+        buttons.append(
+            ButtonSpec(custom_id=pick_button_id(job.id, 0), label=t(locale, "job.button.imagine_all"), emoji="🎉")
+        )
+    return [tuple(buttons[:5])] + ([tuple(buttons[5:])] if len(buttons) > 5 else [])
+
+
+def pick_prompts(job: JobRecord) -> list[str]:
+    """The prompts a describe or shorten result proposes (at most five)."""
+    text = job.final_prompt or ""
+    if job.kind == "describe":
+        return parse_describe_prompts(text)[:5]
+    if job.kind == "shorten":
+        return parse_shorten(text)[1][:5]
+    return []
+
+
+def _pick_content(job: JobRecord, locale: str) -> str:
+    lines: list[str] = []
+    if job.kind == "shorten":
+        tokens, _ = parse_shorten(job.final_prompt or "")
+        if tokens:
+            lines.append(t(locale, "job.important_tokens", tokens=", ".join(tokens)))
+    for n, prompt in enumerate(pick_prompts(job), start=1):
+        lines.append(f"{_NUMBER_EMOJI[n - 1]} {_clip(prompt, 350)}")
+    return "\n".join(lines)
+
+
+def render_job(
+    job: JobRecord,
+    *,
+    locale: str,
+    backend: Backend,
+    used: Sequence[int] = (),
+) -> Rendered:
+    """How a job message looks in its current state."""
+    parts = [_headline(job, locale)]
+    status = _status_line(job, locale)
+    if status:
+        parts.append(status)
+    rows: list[tuple[ButtonSpec, ...]] = []
+    preview = None
+    if job.state == "success":
+        if job.kind in ("describe", "shorten"):
+            parts.append(_pick_content(job, locale))
+        rows = _result_rows(job, locale, backend, frozenset(used))
+        if job.attachment_url is None and job.image_url and job.kind not in ("describe", "shorten"):
+            parts.append(t(locale, "job.image_link", url=job.image_url))
+    elif job.state == "in_progress":
+        preview = job.preview_url
+    elif job.state == "modal":
+        rows = [(ButtonSpec(custom_id=dialog_button_id(job.id), label=t(locale, "job.button.open_dialog"), emoji="✏️", style="primary"),)]
+    content = _clip("\n".join(p for p in parts if p), CONTENT_LIMIT)
+    return Rendered(content=content, preview_url=preview, rows=tuple(rows))

@@ -1,0 +1,93 @@
+"""The interaction flows shared by commands, buttons and dialogs: ack, plan, submit, show."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.errors import UserFacingError
+from bot.i18n import t
+from bot.jobs import ExistingChild, Plan
+from bot.render import failure_text
+from bot.tracker import TERMINAL_STATES
+from bot.ui.boundary import tell
+from bot.ui.context import jump_url, requester_of
+from storage.jobs import JobRecord
+
+if TYPE_CHECKING:
+    from bot.runtime import Services
+
+
+async def run_plan(
+    services: Services,
+    interaction: discord.Interaction[Any],
+    plan: Plan,
+    *,
+    reply_to: int | None = None,
+    announce: bool = False,
+) -> JobRecord:
+    """Submit once; post the job message (a reply to `reply_to`) or tell why it failed."""
+    job = await services.jobs.submit(plan)
+    locale = requester_of(interaction).locale
+    if job.state in TERMINAL_STATES:
+        await tell(interaction, t(locale, "job.not_started", reason=failure_text(job, locale)))
+        return job
+    message = await services.presenter.post_reply(job, reply_to=reply_to)
+    if announce:
+        link = jump_url(job.guild_id, job.channel_id, message.id)
+        await tell(interaction, t(locale, "job.started", link=link))
+    return job
+
+
+async def click_result_button(
+    services: Services, interaction: discord.Interaction[Any], job_id: int, index: int
+) -> None:
+    """A click on a result button (U1, V2, 🔄, Upscale ...)."""
+    parent, action = await services.jobs.button_of(job_id, index)
+    who = requester_of(interaction)
+    if services.jobs.is_dialog_button(action):
+        from bot.ui.dialogs import dialog_for_button
+
+        await interaction.response.send_modal(dialog_for_button(services, parent, index, action, who.locale))
+        return
+    await interaction.response.defer()
+    result = await services.jobs.plan_click(who, job_id, index)
+    await finish_click(services, interaction, result)
+
+
+async def finish_click(
+    services: Services, interaction: discord.Interaction[Any], result: Plan | ExistingChild
+) -> None:
+    if isinstance(result, ExistingChild):
+        messages = await services.job_repo.messages_for_job(result.job.id)
+        if messages:
+            link = jump_url(result.job.guild_id, result.job.channel_id, messages[0].message_id)
+            raise UserFacingError("click.already_done", link=link)
+        raise UserFacingError("click.already_running")
+    reply_to = interaction.message.id if interaction.message else None
+    await run_plan(services, interaction, result, reply_to=reply_to)
+    parent_id = result.job.parent_job_id
+    if parent_id is not None:
+        await services.presenter.refresh(parent_id)
+
+
+async def click_pick(
+    services: Services, interaction: discord.Interaction[Any], job_id: int, number: int
+) -> None:
+    """A numbered prompt under a describe/shorten result: imagine it (0 = all of them)."""
+    from bot.render import pick_prompts
+
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    job = await services.job_repo.get(job_id)
+    who = requester_of(interaction)
+    if job is None or job.guild_id != who.guild_id:
+        raise UserFacingError("click.unknown_job")
+    prompts = pick_prompts(job)
+    chosen = prompts if number == 0 else prompts[number - 1 : number]
+    if not chosen:
+        raise UserFacingError("click.unknown_button")
+    reply_to = interaction.message.id if interaction.message else None
+    for prompt in chosen:
+        plan = await services.jobs.plan_imagine(who, prompt)
+        await run_plan(services, interaction, plan, reply_to=reply_to, announce=True)

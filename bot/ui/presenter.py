@@ -1,0 +1,282 @@
+"""Shows jobs in Discord: posts and edits job messages, coalesced, and uploads final images."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import discord
+import httpx
+
+from bot.i18n import t
+from bot.images import ImageError, download_image, fit_to_size_async
+from bot.render import ButtonSpec, Rendered, render_job
+from bot.tracker import TERMINAL_STATES
+from storage.jobs import JobRecord, JobRepository, MessageRecord
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_LIFETIME = 15 * 60
+# Stop using an interaction token a little before Discord does.
+TOKEN_MARGIN = 60
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+_STYLES = {
+    "primary": discord.ButtonStyle.primary,
+    "secondary": discord.ButtonStyle.secondary,
+    "success": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+}
+
+
+def build_view(rows: tuple[tuple[ButtonSpec, ...], ...]) -> discord.ui.View | None:
+    """A view that only carries components; clicks are dispatched by the DynamicItems."""
+    if not rows:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row_index, row in enumerate(rows):
+        for spec in row:
+            view.add_item(
+                discord.ui.Button(
+                    custom_id=spec.custom_id,
+                    label=spec.label,
+                    emoji=spec.emoji,
+                    style=_STYLES[spec.style],
+                    disabled=spec.disabled,
+                    row=row_index,
+                )
+            )
+    view.stop()  # a stopped view is not stored: the DynamicItems own the dispatch
+    return view
+
+
+def message_kwargs(rendered: Rendered) -> dict[str, Any]:
+    embeds = []
+    if rendered.preview_url:
+        embeds.append(discord.Embed().set_image(url=rendered.preview_url))
+    return {"content": rendered.content, "embeds": embeds, "view": build_view(rendered.rows)}
+
+
+@dataclass
+class _Coalescer:
+    last_signature: str | None = None
+    last_edit: float = 0.0
+    pending: asyncio.Task[None] | None = None
+    waiting: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class JobPresenter:
+    """Renders jobs into their Discord messages; one coalesced edit stream per job."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        jobs: JobRepository,
+        settings: Settings,
+        downloads: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._jobs = jobs
+        self._settings = settings
+        self._downloads = downloads
+        self._clock = clock
+        self._states: dict[int, _Coalescer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.edits = 0
+
+    # ---- rendering -------------------------------------------------------------------------
+    async def render(self, job: JobRecord) -> Rendered:
+        used = await self._jobs.used_buttons(job.id)
+        return render_job(
+            job, locale=job.locale or "en", backend=self._settings.midjourney.backend, used=sorted(used)
+        )
+
+    # ---- first messages --------------------------------------------------------------------
+    async def show_in_response(self, interaction: discord.Interaction[Any], job: JobRecord) -> None:
+        """Turn the deferred response of a command into the job message."""
+        rendered = await self.render(job)
+        message = await interaction.edit_original_response(**message_kwargs(rendered))
+        created = interaction.created_at.timestamp()
+        await self._jobs.add_message(
+            message_id=message.id,
+            job_id=job.id,
+            channel_id=interaction.channel_id or message.channel.id,
+            guild_id=interaction.guild_id,
+            interaction_token=interaction.token,
+            token_expires_at=created + TOKEN_LIFETIME,
+        )
+        self._remember(job.id, rendered)
+
+    async def post_reply(self, job: JobRecord, reply_to: int | None) -> discord.Message:
+        """Post a job message in the job's channel (a reply to the parent's message)."""
+        rendered = await self.render(job)
+        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        reference = None
+        if reply_to is not None:
+            reference = discord.MessageReference(
+                message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
+            )
+        kwargs = message_kwargs(rendered)
+        kwargs.pop("view") if kwargs["view"] is None else None
+        message = await channel.send(reference=reference, mention_author=False, **kwargs)
+        await self._jobs.add_message(
+            message_id=message.id,
+            job_id=job.id,
+            channel_id=job.channel_id,
+            guild_id=job.guild_id,
+            interaction_token=None,
+            token_expires_at=None,
+        )
+        self._remember(job.id, rendered)
+        return message
+
+    def _remember(self, job_id: int, rendered: Rendered) -> None:
+        state = self._states.setdefault(job_id, _Coalescer())
+        state.last_signature = rendered.signature
+        state.last_edit = self._clock()
+
+    # ---- updates ----------------------------------------------------------------------------
+    async def job_changed(self, job: JobRecord) -> None:
+        """Schedule an edit of the job's messages; never blocks the caller on Discord."""
+        final = job.state in TERMINAL_STATES
+        state = self._states.setdefault(job.id, _Coalescer())
+        if state.pending is not None and not state.pending.done():
+            if not (final and state.waiting):
+                return  # the pending edit renders the newest state when it runs
+            state.pending.cancel()
+        interval = self._settings.jobs.edit_interval_seconds
+        delay = 0.0 if final else max(0.0, state.last_edit + interval - self._clock())
+        state.pending = self._spawn(self._flush_after(job.id, delay))
+
+    async def refresh(self, job_id: int) -> None:
+        """Re-render a job at once (e.g. a button of it was used)."""
+        job = await self._jobs.get(job_id)
+        if job is not None:
+            await self.job_changed(job)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _flush_after(self, job_id: int, delay: float) -> None:
+        state = self._states[job_id]
+        if delay > 0:
+            state.waiting = True
+            try:
+                await asyncio.sleep(delay)  # rate limiting of edits, not a wait for an event
+            finally:
+                state.waiting = False
+        async with state.lock:
+            job = await self._jobs.get(job_id)
+            if job is None:
+                return
+            try:
+                await self._flush(job, state)
+            except Exception:
+                log.exception("could not update the message of job %s", job_id)
+        if job.state in TERMINAL_STATES and job.attachment_url is not None:
+            self._states.pop(job_id, None)
+
+    async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
+        messages = await self._jobs.messages_for_job(job.id)
+        if not messages:
+            await self.post_reply(job, reply_to=await self._parent_message(job))
+            messages = await self._jobs.messages_for_job(job.id)
+        rendered = await self.render(job)
+        needs_upload = job.state == "success" and job.attachment_url is None and bool(job.image_url)
+        if rendered.signature == state.last_signature and not needs_upload:
+            return
+        kwargs = message_kwargs(rendered)
+        if needs_upload:
+            upload = await self._final_image(job)
+            if upload is not None:
+                kwargs["attachments"] = [upload]
+                kwargs["content"] = render_job(
+                    _with_attachment(job), locale=job.locale or "en",
+                    backend=self._settings.midjourney.backend,
+                    used=sorted(await self._jobs.used_buttons(job.id)),
+                ).content
+        primary = messages[0]
+        edited = await self._edit(primary, kwargs)
+        self.edits += 1
+        state.last_signature = rendered.signature
+        state.last_edit = self._clock()
+        if needs_upload:
+            url = edited.attachments[0].url if edited is not None and edited.attachments else ""
+            await self._jobs.set_attachment(job.id, url)
+
+    async def _parent_message(self, job: JobRecord) -> int | None:
+        if job.parent_job_id is None:
+            return None
+        parents = await self._jobs.messages_for_job(job.parent_job_id)
+        return parents[0].message_id if parents else None
+
+    async def _final_image(self, job: JobRecord) -> discord.File | None:
+        assert job.image_url is not None
+        limit = self._upload_limit(job.guild_id)
+        try:
+            image = await download_image(
+                self._downloads,
+                job.image_url,
+                max_bytes=int(self._settings.jobs.download_max_mb * 1024 * 1024),
+                timeout=self._settings.jobs.download_timeout_seconds,
+            )
+            data, _mime, ext = await fit_to_size_async(image.data, image.mime, limit)
+        except ImageError as exc:
+            log.warning("job %s: the final image could not be downloaded: %s", job.id, exc)
+            return None
+        return discord.File(io.BytesIO(data), filename=f"mjbot_{job.task_id or job.id}.{ext}")
+
+    def _upload_limit(self, guild_id: int | None) -> int:
+        guild = self._client.get_guild(guild_id) if guild_id else None
+        return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+
+    async def _edit(self, record: MessageRecord, kwargs: dict[str, Any]) -> discord.Message | None:
+        """Edit with the interaction token while it lives, then through the channel."""
+        if kwargs.get("view") is None:
+            kwargs["view"] = None
+        token = record.interaction_token
+        app_id = self._client.application_id
+        if token and app_id and (record.token_expires_at or 0) - TOKEN_MARGIN > self._clock():
+            webhook = discord.Webhook.partial(app_id, token, client=self._client)
+            try:
+                return await webhook.edit_message(record.message_id, **kwargs)
+            except (discord.NotFound, discord.Forbidden, discord.HTTPException) as exc:
+                if getattr(exc, "status", 0) >= 500:
+                    raise
+                log.info("message %s: token edit refused (%s); using the channel", record.message_id, exc)
+        channel = self._client.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
+        return await channel.get_partial_message(record.message_id).edit(**kwargs)
+
+    async def resume(self, jobs: list[JobRecord]) -> None:
+        """After a restart: bring every unfinished job's message up to date."""
+        for job in jobs:
+            await self.job_changed(job)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _with_attachment(job: JobRecord) -> JobRecord:
+    from dataclasses import replace
+
+    return replace(job, attachment_url="uploading")
+
+
+def notice(locale: str, key: str, **params: object) -> str:
+    return t(locale, key, **params)
