@@ -1,0 +1,73 @@
+"""SQLite storage: the database, its migrations, and typed repositories that return dataclasses."""
+
+from storage.db import Clock, Database, Migration, StorageError, Transaction, load_migrations
+from storage.guilds import GuildRepository, normalise_word
+from storage.jobs import JobRepository, MessageTaken, TaskAlreadyTracked
+from storage.records import (
+    JOB_STATES,
+    TERMINAL_STATES,
+    UNFINISHED_STATES,
+    UNSET,
+    ActionUsage,
+    AuditEntry,
+    BanRecord,
+    ChargeRefusal,
+    ChargeResult,
+    DayUsage,
+    GuildSettingsRecord,
+    JobButton,
+    JobKind,
+    JobRecord,
+    JobState,
+    MessageRecord,
+    NewJob,
+    QuotaOverride,
+    Reservation,
+    Unset,
+    UsageSummary,
+    UserSettingsRecord,
+    UserUsage,
+)
+from storage.repositories import Repositories
+from storage.usage import UsageRepository
+from storage.users import UserSettingsRepository
+
+__all__ = [
+    "JOB_STATES",
+    "TERMINAL_STATES",
+    "UNFINISHED_STATES",
+    "UNSET",
+    "ActionUsage",
+    "AuditEntry",
+    "BanRecord",
+    "ChargeRefusal",
+    "ChargeResult",
+    "Clock",
+    "Database",
+    "DayUsage",
+    "GuildRepository",
+    "GuildSettingsRecord",
+    "JobButton",
+    "JobKind",
+    "JobRecord",
+    "JobRepository",
+    "JobState",
+    "MessageRecord",
+    "MessageTaken",
+    "Migration",
+    "NewJob",
+    "QuotaOverride",
+    "Repositories",
+    "Reservation",
+    "StorageError",
+    "TaskAlreadyTracked",
+    "Transaction",
+    "Unset",
+    "UsageRepository",
+    "UsageSummary",
+    "UserSettingsRecord",
+    "UserSettingsRepository",
+    "UserUsage",
+    "load_migrations",
+    "normalise_word",
+]

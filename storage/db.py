@@ -137,7 +137,11 @@ class Database:
     connection so reads never see another coroutine's uncommitted transaction."""
 
     def __init__(
-        self, path: str, writer: aiosqlite.Connection, reader: aiosqlite.Connection | None, clock: Clock
+        self,
+        path: str,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection | None,
+        clock: Clock,
     ) -> None:
         self.path = path
         self.clock = clock
@@ -257,6 +261,13 @@ class Database:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    async def checkpoint(self) -> None:
+        """Copy the WAL back into the database file without waiting for readers (PASSIVE)."""
+        if self._closed:
+            raise StorageError("the database is closed")
+        async with self._lock:
+            await self._writer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+
     def _open_transaction(self) -> Transaction | None:
         tx = _current.get()
         return tx if tx is not None and tx.active and tx.db is self else None
@@ -298,4 +309,6 @@ class Database:
                 "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                 (migration.version, self.clock()),
             )
-        log.info("database %s migrated to schema %d (%s)", self.path, migration.version, migration.name)
+        log.info(
+            "database %s migrated to schema %d (%s)", self.path, migration.version, migration.name
+        )

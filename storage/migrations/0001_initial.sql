@@ -124,8 +124,9 @@ CREATE TABLE usage (
     created_at REAL NOT NULL,
     refunded INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX usage_user_created ON usage (guild_id, user_id, created_at);
-CREATE INDEX usage_guild_created ON usage (guild_id, created_at);
+-- Covering (refunded, units): quota sums never touch the table.
+CREATE INDEX usage_user_created ON usage (guild_id, user_id, created_at, refunded, units);
+CREATE INDEX usage_guild_created ON usage (guild_id, created_at, refunded, units);
 CREATE INDEX usage_job ON usage (job_id) WHERE job_id IS NOT NULL;
 
 CREATE TABLE bans (

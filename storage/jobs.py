@@ -1,0 +1,466 @@
+"""Jobs, the Discord messages that show them, and the buttons clicked on them."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from storage.db import Database, StorageError, Transaction
+from storage.records import (
+    JOB_KINDS,
+    JOB_STATES,
+    TERMINAL_STATES,
+    UNFINISHED_SQL,
+    JobButton,
+    JobKind,
+    JobRecord,
+    JobState,
+    MessageRecord,
+    NewJob,
+    buttons_to_json,
+)
+
+__all__ = [
+    "JobButton",
+    "JobRecord",
+    "JobRepository",
+    "MessageRecord",
+    "MessageTaken",
+    "NewJob",
+    "TaskAlreadyTracked",
+    "insert_job",
+]
+
+log = logging.getLogger(__name__)
+
+_TERMINAL_SQL = "('success', 'failure', 'cancelled', 'unknown')"
+
+
+class TaskAlreadyTracked(StorageError):
+    """The proxy task id is already recorded for another job (code 21 "existing task")."""
+
+    def __init__(self, task_id: str, job_id: int) -> None:
+        super().__init__(f"task {task_id} is already tracked by job {job_id}")
+        self.task_id = task_id
+        self.job_id = job_id
+
+
+class MessageTaken(StorageError):
+    """A Discord message belongs to one job only."""
+
+
+class JobRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_submitting(
+        self,
+        *,
+        guild_id: int | None,
+        channel_id: int,
+        requester_id: int,
+        kind: JobKind,
+        action: str,
+        prompt: str,
+        parent_job_id: int | None = None,
+        custom_id: str | None = None,
+        button_index: int | None = None,
+        units: float = 0.0,
+        locale: str | None = None,
+        deadline_at: float | None = None,
+    ) -> JobRecord:
+        """Record a job before its submit is sent; committed when this returns."""
+        return await self.create(
+            NewJob(
+                guild_id=guild_id,
+                channel_id=channel_id,
+                requester_id=requester_id,
+                kind=kind,
+                action=action,
+                prompt=prompt,
+                parent_job_id=parent_job_id,
+                custom_id=custom_id,
+                button_index=button_index,
+                units=units,
+                locale=locale,
+                deadline_at=deadline_at,
+            )
+        )
+
+    async def create(self, new: NewJob) -> JobRecord:
+        """`create_submitting` taking a NewJob."""
+        async with self.db.transaction() as tx:
+            return await insert_job(tx, new, self.db.now())
+
+    async def mark_submitted(
+        self,
+        job_id: int,
+        task_id: str,
+        state: JobState = "submitted",
+        queue_position: int | None = None,
+    ) -> JobRecord:
+        """Store the proxy's task id once the submit was accepted.
+
+        Raises TaskAlreadyTracked when another job already follows that task.
+        """
+        _check_state(state)
+        now = self.db.now()
+        try:
+            await self.db.execute(
+                """UPDATE jobs SET task_id = ?, state = ?, queue_position = ?, submitted_at = ?,
+                       failure = NULL, finished_at = NULL, updated_at = ?
+                   WHERE id = ?""",
+                (task_id, state, queue_position, now, now, job_id),
+            )
+        except sqlite3.IntegrityError as exc:
+            other = await self.get_by_task_id(task_id)
+            if other is None:
+                raise
+            raise TaskAlreadyTracked(task_id, other.id) from exc
+        return await self._require(job_id)
+
+    async def mark_unknown(self, job_id: int, reason: str) -> bool:
+        """A submit that may or may not have reached the proxy: terminal, and never resent.
+
+        Only a job still 'submitting' changes; returns whether it did.
+        """
+        now = self.db.now()
+        result = await self.db.execute(
+            """UPDATE jobs SET state = 'unknown', failure = ?, finished_at = ?, updated_at = ?
+               WHERE id = ? AND state = 'submitting'""",
+            (reason, now, now, job_id),
+        )
+        return result.rowcount > 0
+
+    async def update_progress(
+        self,
+        job_id: int,
+        *,
+        state: JobState,
+        progress: int | None = None,
+        status_text: str | None = None,
+        preview_url: str | None = None,
+        queue_position: int | None = None,
+    ) -> bool:
+        """Store what a poll saw; returns False when nothing changed or the job is finished."""
+        _check_state(state)
+        if state in TERMINAL_STATES:
+            raise ValueError("use complete() for a terminal state")
+        now = self.db.now()
+        result = await self.db.execute(
+            f"""UPDATE jobs SET state = ?, progress = ?, status_text = ?, preview_url = ?,
+                    queue_position = ?, updated_at = ?,
+                    started_at = CASE WHEN ? = 'in_progress' THEN coalesce(started_at, ?)
+                                      ELSE started_at END
+                WHERE id = ? AND state NOT IN {_TERMINAL_SQL}
+                  AND (state IS NOT ? OR progress IS NOT ? OR status_text IS NOT ?
+                       OR preview_url IS NOT ? OR queue_position IS NOT ?)""",
+            (
+                state,
+                progress,
+                status_text,
+                preview_url,
+                queue_position,
+                now,
+                state,
+                now,
+                job_id,
+                state,
+                progress,
+                status_text,
+                preview_url,
+                queue_position,
+            ),
+        )
+        return result.rowcount > 0
+
+    async def complete(
+        self,
+        job_id: int,
+        *,
+        state: JobState,
+        image_url: str | None = None,
+        attachment_url: str | None = None,
+        buttons: Sequence[JobButton | Mapping[str, Any]] = (),
+        final_prompt: str | None = None,
+        failure: str | None = None,
+    ) -> bool:
+        """Finish a job (success, failure, cancelled); False if it had already finished."""
+        if state not in TERMINAL_STATES:
+            raise ValueError(f"{state!r} is not a terminal state")
+        now = self.db.now()
+        result = await self.db.execute(
+            f"""UPDATE jobs SET state = ?, image_url = ?, attachment_url = ?, buttons_json = ?,
+                    final_prompt = coalesce(?, final_prompt), failure = ?, finished_at = ?,
+                    progress = CASE WHEN ? = 'success' THEN 100 ELSE progress END,
+                    queue_position = NULL, updated_at = ?
+                WHERE id = ? AND state NOT IN {_TERMINAL_SQL}""",
+            (
+                state,
+                image_url,
+                attachment_url,
+                buttons_to_json(buttons),
+                final_prompt,
+                failure,
+                now,
+                state,
+                now,
+                job_id,
+            ),
+        )
+        return result.rowcount > 0
+
+    async def cancel(self, job_id: int, reason: str) -> bool:
+        """Stop a job that has not finished (moderator cancel, refused charge, deadline)."""
+        return await self.complete(job_id, state="cancelled", failure=reason)
+
+    async def set_attachment(self, job_id: int, url: str) -> bool:
+        """Remember the Discord attachment the final image was uploaded as."""
+        result = await self.db.execute(
+            "UPDATE jobs SET attachment_url = ?, updated_at = ? WHERE id = ?",
+            (url, self.db.now(), job_id),
+        )
+        return result.rowcount > 0
+
+    async def get(self, job_id: int) -> JobRecord | None:
+        row = await self.db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return None if row is None else JobRecord.from_row(row)
+
+    async def get_by_task_id(self, task_id: str) -> JobRecord | None:
+        row = await self.db.fetch_one("SELECT * FROM jobs WHERE task_id = ?", (task_id,))
+        return None if row is None else JobRecord.from_row(row)
+
+    async def unfinished(self) -> list[JobRecord]:
+        """Every job not in a terminal state, 'submitting' included, oldest first."""
+        rows = await self.db.fetch_all(
+            f"SELECT * FROM jobs INDEXED BY jobs_unfinished WHERE state IN {UNFINISHED_SQL} "
+            "ORDER BY id"
+        )
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def jobs_in_flight(
+        self, guild_id: int | None, user_id: int | None = None
+    ) -> list[JobRecord]:
+        """A guild's (or one member's) unfinished jobs, oldest first."""
+        if user_id is None:
+            rows = await self.db.fetch_all(
+                f"""SELECT * FROM jobs INDEXED BY jobs_unfinished
+                    WHERE guild_id IS ? AND state IN {UNFINISHED_SQL} ORDER BY id""",
+                (guild_id,),
+            )
+        else:
+            rows = await self.db.fetch_all(
+                f"""SELECT * FROM jobs INDEXED BY jobs_unfinished
+                    WHERE guild_id IS ? AND requester_id = ? AND state IN {UNFINISHED_SQL}
+                    ORDER BY id""",
+                (guild_id, user_id),
+            )
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def recent_jobs(
+        self, guild_id: int | None, user_id: int | None = None, limit: int = 20
+    ) -> list[JobRecord]:
+        """Newest first."""
+        if user_id is None:
+            rows = await self.db.fetch_all(
+                "SELECT * FROM jobs WHERE guild_id IS ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                (guild_id, limit),
+            )
+        else:
+            rows = await self.db.fetch_all(
+                """SELECT * FROM jobs INDEXED BY jobs_requester_created
+                   WHERE requester_id = ? AND guild_id IS ?
+                   ORDER BY created_at DESC, id DESC LIMIT ?""",
+                (user_id, guild_id, limit),
+            )
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def jobs_between(self, guild_id: int | None, start: float, end: float) -> list[JobRecord]:
+        """A guild's jobs created in [start, end), oldest first."""
+        rows = await self.db.fetch_all(
+            """SELECT * FROM jobs WHERE guild_id IS ? AND created_at >= ? AND created_at < ?
+               ORDER BY created_at, id""",
+            (guild_id, start, end),
+        )
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def children(self, parent_job_id: int) -> list[JobRecord]:
+        """Jobs started from the buttons of `parent_job_id`, oldest first."""
+        rows = await self.db.fetch_all(
+            "SELECT * FROM jobs WHERE parent_job_id = ? ORDER BY id", (parent_job_id,)
+        )
+        return [JobRecord.from_row(r) for r in rows]
+
+    # Messages ------------------------------------------------------------------------------
+
+    async def add_message(
+        self,
+        message_id: int,
+        job_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        *,
+        purpose: str = "job",
+        interaction_token: str | None = None,
+        token_expires_at: float | None = None,
+    ) -> MessageRecord:
+        """Map a Discord message to its job; re-adding refreshes the interaction token.
+
+        Raises MessageTaken if the message already belongs to another job.
+        """
+        result = await self.db.execute(
+            """INSERT INTO messages (message_id, job_id, channel_id, guild_id, purpose,
+                   interaction_token, token_expires_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (message_id) DO UPDATE SET
+                   interaction_token = coalesce(excluded.interaction_token, interaction_token),
+                   token_expires_at = CASE WHEN excluded.interaction_token IS NULL
+                       THEN token_expires_at ELSE excluded.token_expires_at END
+               WHERE messages.job_id = excluded.job_id""",
+            (
+                message_id,
+                job_id,
+                channel_id,
+                guild_id,
+                purpose,
+                interaction_token,
+                token_expires_at,
+                self.db.now(),
+            ),
+        )
+        if result.rowcount == 0:
+            raise MessageTaken(f"message {message_id} already belongs to another job")
+        message = await self.get_message(message_id)
+        assert message is not None
+        return message
+
+    async def get_message(self, message_id: int) -> MessageRecord | None:
+        row = await self.db.fetch_one("SELECT * FROM messages WHERE message_id = ?", (message_id,))
+        return None if row is None else MessageRecord.from_row(row)
+
+    async def job_for_message(self, message_id: int) -> JobRecord | None:
+        """The job a Discord message shows: two primary-key lookups, whatever the table size."""
+        row = await self.db.fetch_one(
+            """SELECT jobs.* FROM messages JOIN jobs ON jobs.id = messages.job_id
+               WHERE messages.message_id = ?""",
+            (message_id,),
+        )
+        return None if row is None else JobRecord.from_row(row)
+
+    async def messages_for_job(self, job_id: int) -> list[MessageRecord]:
+        rows = await self.db.fetch_all(
+            "SELECT * FROM messages WHERE job_id = ? ORDER BY created_at, message_id", (job_id,)
+        )
+        return [MessageRecord.from_row(r) for r in rows]
+
+    async def clear_expired_tokens(self) -> int:
+        """Forget interaction tokens past their expiry; returns how many were cleared."""
+        result = await self.db.execute(
+            """UPDATE messages SET interaction_token = NULL, token_expires_at = NULL
+               WHERE interaction_token IS NOT NULL AND token_expires_at <= ?""",
+            (self.db.now(),),
+        )
+        return result.rowcount
+
+    # Buttons -------------------------------------------------------------------------------
+
+    async def record_button_use(
+        self, job_id: int, index: int, user_id: int, child_job_id: int | None = None
+    ) -> None:
+        """Remember a click on button `index` of a job's message, and the job it started."""
+        await self.db.execute(
+            """INSERT INTO button_uses (job_id, button_index, child_job_id, user_id, created_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (job_id, button_index, created_at) DO UPDATE SET
+                   child_job_id = coalesce(excluded.child_job_id, child_job_id)""",
+            (job_id, index, child_job_id, user_id, self.db.now()),
+        )
+
+    async def child_for_button(self, job_id: int, index: int) -> int | None:
+        """The job the latest click on that button started, for idempotent actions."""
+        value = await self.db.fetch_value(
+            """SELECT child_job_id FROM button_uses
+               WHERE job_id = ? AND button_index = ? AND child_job_id IS NOT NULL
+               ORDER BY created_at DESC LIMIT 1""",
+            (job_id, index),
+        )
+        return None if value is None else int(value)
+
+    async def used_buttons(self, job_id: int) -> frozenset[int]:
+        """Indexes of the buttons of a job that were clicked at least once."""
+        rows = await self.db.fetch_all(
+            "SELECT DISTINCT button_index FROM button_uses WHERE job_id = ?", (job_id,)
+        )
+        return frozenset(int(r[0]) for r in rows)
+
+    # Retention -----------------------------------------------------------------------------
+
+    async def purge_finished_before(self, cutoff: float, *, batch_size: int = 500) -> int:
+        """Delete jobs that finished before `cutoff` (their messages and clicks go with them).
+
+        Short batches keep the write lock free for the bot; each batch hands its freed pages back
+        to the file system (auto_vacuum=INCREMENTAL). Returns the number of jobs deleted.
+        """
+        total = 0
+        while True:
+            async with self.db.transaction() as tx:
+                result = await tx.execute(
+                    f"""DELETE FROM jobs WHERE id IN (
+                            SELECT id FROM jobs INDEXED BY jobs_finished
+                            WHERE finished_at IS NOT NULL AND finished_at < ?
+                              AND state IN {_TERMINAL_SQL}
+                            LIMIT ?)""",
+                    (cutoff, batch_size),
+                )
+                await tx.fetch_all("PRAGMA incremental_vacuum")
+            total += result.rowcount
+            if result.rowcount < batch_size:
+                break
+        if total:
+            await self.db.checkpoint()
+            log.info("purged %d jobs finished before %.0f", total, cutoff)
+        return total
+
+    async def _require(self, job_id: int) -> JobRecord:
+        job = await self.get(job_id)
+        if job is None:
+            raise StorageError(f"job {job_id} does not exist")
+        return job
+
+
+async def insert_job(tx: Transaction, new: NewJob, now: float) -> JobRecord:
+    """Insert a 'submitting' job inside an open transaction and return it."""
+    if new.kind not in JOB_KINDS:
+        raise ValueError(f"unknown job kind {new.kind!r}")
+    result = await tx.execute(
+        """INSERT INTO jobs (guild_id, channel_id, requester_id, kind, action, prompt,
+               parent_job_id, custom_id, button_index, units, locale, deadline_at,
+               state, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)""",
+        (
+            new.guild_id,
+            new.channel_id,
+            new.requester_id,
+            new.kind,
+            new.action,
+            new.prompt,
+            new.parent_job_id,
+            new.custom_id,
+            new.button_index,
+            new.units,
+            new.locale,
+            new.deadline_at,
+            now,
+            now,
+        ),
+    )
+    row = await tx.fetch_one("SELECT * FROM jobs WHERE id = ?", (result.lastrowid,))
+    assert row is not None
+    return JobRecord.from_row(row)
+
+
+def _check_state(state: str) -> None:
+    if state not in JOB_STATES:
+        raise ValueError(f"unknown job state {state!r}")

@@ -1,0 +1,374 @@
+"""Frozen dataclasses the repositories return, and the job states and kinds they use."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, get_args
+
+JobState = Literal[
+    "submitting",
+    "submitted",
+    "queued",
+    "in_progress",
+    "modal",
+    "success",
+    "failure",
+    "cancelled",
+    "unknown",
+]
+JobKind = Literal["imagine", "blend", "describe", "shorten", "action"]
+ChargeRefusal = Literal["user_quota", "guild_cap", "user_in_flight", "guild_in_flight"]
+
+JOB_STATES: Final = frozenset(get_args(JobState))
+JOB_KINDS: Final = frozenset(get_args(JobKind))
+TERMINAL_STATES: Final = frozenset({"success", "failure", "cancelled", "unknown"})
+UNFINISHED_STATES: Final = JOB_STATES - TERMINAL_STATES
+# The exact list of the partial index `jobs_unfinished`; queries must repeat it verbatim.
+UNFINISHED_SQL: Final = "('submitting', 'submitted', 'queued', 'in_progress', 'modal')"
+
+
+class Unset(enum.Enum):
+    """Marks a keyword argument that was not given, so `None` can mean "back to the default"."""
+
+    UNSET = enum.auto()
+
+
+UNSET: Final = Unset.UNSET
+
+
+@dataclass(frozen=True)
+class JobButton:
+    """One button of a finished task as the proxy listed it (`buttons[]`)."""
+
+    custom_id: str
+    label: str = ""
+    emoji: str = ""
+    style: int = 2
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "customId": self.custom_id,
+            "label": self.label,
+            "emoji": self.emoji,
+            "style": self.style,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobButton:
+        return cls(
+            custom_id=str(data.get("customId") or ""),
+            label=str(data.get("label") or ""),
+            emoji=str(data.get("emoji") or ""),
+            style=int(data.get("style") or 2),
+        )
+
+
+def buttons_to_json(buttons: Sequence[JobButton | Mapping[str, Any]]) -> str:
+    """Accepts JobButtons or the proxy's own {customId, label, emoji, style} mappings."""
+    items = [(b if isinstance(b, JobButton) else JobButton.from_json(b)).to_json() for b in buttons]
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+
+
+def buttons_from_json(text: str) -> tuple[JobButton, ...]:
+    data = json.loads(text or "[]")
+    return tuple(JobButton.from_json(item) for item in data if isinstance(item, dict))
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    task_id: str | None
+    parent_job_id: int | None
+    guild_id: int | None
+    channel_id: int
+    requester_id: int
+    kind: JobKind
+    action: str
+    custom_id: str | None
+    button_index: int | None
+    prompt: str
+    final_prompt: str | None
+    state: JobState
+    progress: int | None
+    status_text: str | None
+    queue_position: int | None
+    preview_url: str | None
+    image_url: str | None
+    attachment_url: str | None
+    buttons: tuple[JobButton, ...]
+    failure: str | None
+    units: float
+    charged_at: float | None
+    locale: str | None
+    created_at: float
+    submitted_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    deadline_at: float | None
+    updated_at: float
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def button(self, index: int) -> JobButton | None:
+        """The stored button at `index` (as carried in our custom_id), or None if out of range."""
+        return self.buttons[index] if 0 <= index < len(self.buttons) else None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> JobRecord:
+        return cls(
+            id=row["id"],
+            task_id=row["task_id"],
+            parent_job_id=row["parent_job_id"],
+            guild_id=row["guild_id"],
+            channel_id=row["channel_id"],
+            requester_id=row["requester_id"],
+            kind=row["kind"],
+            action=row["action"],
+            custom_id=row["custom_id"],
+            button_index=row["button_index"],
+            prompt=row["prompt"],
+            final_prompt=row["final_prompt"],
+            state=row["state"],
+            progress=row["progress"],
+            status_text=row["status_text"],
+            queue_position=row["queue_position"],
+            preview_url=row["preview_url"],
+            image_url=row["image_url"],
+            attachment_url=row["attachment_url"],
+            buttons=buttons_from_json(row["buttons_json"]),
+            failure=row["failure"],
+            units=row["units"],
+            charged_at=row["charged_at"],
+            locale=row["locale"],
+            created_at=row["created_at"],
+            submitted_at=row["submitted_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            deadline_at=row["deadline_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What is known of a job before its submit: the row `create_submitting` writes."""
+
+    guild_id: int | None
+    channel_id: int
+    requester_id: int
+    kind: JobKind
+    action: str
+    prompt: str
+    parent_job_id: int | None = None
+    custom_id: str | None = None
+    button_index: int | None = None
+    units: float = 0.0
+    locale: str | None = None
+    deadline_at: float | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    message_id: int
+    job_id: int
+    channel_id: int
+    guild_id: int | None
+    purpose: str
+    interaction_token: str | None
+    token_expires_at: float | None
+    created_at: float
+
+    def token_valid(self, now: float) -> bool:
+        """Whether the interaction token may still be used to edit this message."""
+        if self.interaction_token is None:
+            return False
+        return self.token_expires_at is None or now < self.token_expires_at
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> MessageRecord:
+        return cls(
+            message_id=row["message_id"],
+            job_id=row["job_id"],
+            channel_id=row["channel_id"],
+            guild_id=row["guild_id"],
+            purpose=row["purpose"],
+            interaction_token=row["interaction_token"],
+            token_expires_at=row["token_expires_at"],
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class GuildSettingsRecord:
+    """A guild's own settings; None (or an empty collection) means "use the configured default".
+
+    Empty `allowed_channels`/`allowed_roles` mean no restriction; `weights` holds only the
+    actions whose weight the guild changed.
+    """
+
+    guild_id: int
+    paused: bool | None = None
+    audit_channel_id: int | None = None
+    locale: str | None = None
+    daily_quota: float | None = None
+    guild_daily_cap: float | None = None
+    max_jobs_per_user: int | None = None
+    max_jobs_per_guild: int | None = None
+    weights: Mapping[str, float] = field(default_factory=dict)
+    allowed_channels: frozenset[int] = frozenset()
+    allowed_roles: frozenset[int] = frozenset()
+    updated_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> GuildSettingsRecord:
+        weights = _json_or_none(row["weights_json"]) or {}
+        channels = _json_or_none(row["allowed_channels_json"]) or []
+        roles = _json_or_none(row["allowed_roles_json"]) or []
+        return cls(
+            guild_id=row["guild_id"],
+            paused=None if row["paused"] is None else bool(row["paused"]),
+            audit_channel_id=row["audit_channel_id"],
+            locale=row["locale"],
+            daily_quota=row["daily_quota"],
+            guild_daily_cap=row["guild_daily_cap"],
+            max_jobs_per_user=row["max_jobs_per_user"],
+            max_jobs_per_guild=row["max_jobs_per_guild"],
+            weights={str(k): float(v) for k, v in weights.items()},
+            allowed_channels=frozenset(int(c) for c in channels),
+            allowed_roles=frozenset(int(r) for r in roles),
+            updated_at=row["updated_at"],
+        )
+
+
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class UserSettingsRecord:
+    """A member's defaults appended to prompts; None means "not set"."""
+
+    guild_id: int
+    user_id: int
+    version: str | None = None
+    aspect: str | None = None
+    stylize: int | None = None
+    style_raw: bool | None = None
+    speed: str | None = None
+    updated_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> UserSettingsRecord:
+        return cls(
+            guild_id=row["guild_id"],
+            user_id=row["user_id"],
+            version=row["version"],
+            aspect=row["aspect"],
+            stylize=row["stylize"],
+            style_raw=None if row["style_raw"] is None else bool(row["style_raw"]),
+            speed=row["speed"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class QuotaOverride:
+    guild_id: int
+    user_id: int
+    daily_quota: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class BanRecord:
+    guild_id: int
+    user_id: int
+    reason: str
+    banned_by: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    guild_id: int
+    actor_id: int
+    action: str
+    detail: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    """Outcome of an atomic quota check-and-charge.
+
+    `used`/`limit` describe the check that decided: units for the quotas (after this charge when
+    allowed), job counts for the in-flight limits; `limit` is `inf` when nothing limits.
+    """
+
+    allowed: bool
+    reason: ChargeRefusal | None
+    used: float
+    limit: float
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Outcome of `reserve_job`: the recorded job when every limit allowed it."""
+
+    job: JobRecord | None
+    reason: ChargeRefusal | None
+    used: float
+    limit: float
+
+    @property
+    def allowed(self) -> bool:
+        return self.job is not None
+
+
+@dataclass(frozen=True)
+class UserUsage:
+    user_id: int
+    jobs: int
+    units: float
+    failures: int
+
+
+@dataclass(frozen=True)
+class ActionUsage:
+    action: str
+    jobs: int
+    units: float
+    failures: int
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    day: str  # ISO date (YYYY-MM-DD) in the summary's UTC offset
+    jobs: int
+    units: float
+    failures: int
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """A guild's usage since a moment: totals, per user, per action and per day.
+
+    Jobs and failures come from the jobs table (requester, action, creation day); units from
+    the usage rows that were not refunded (who was charged, for which action, when).
+    """
+
+    guild_id: int
+    since: float
+    jobs: int
+    units: float
+    failures: int
+    per_user: tuple[UserUsage, ...]
+    per_action: tuple[ActionUsage, ...]
+    per_day: tuple[DayUsage, ...]
