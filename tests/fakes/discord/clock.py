@@ -20,6 +20,9 @@ class FakeClock:
     def now(self) -> float:
         return self.source() + self.offset
 
+    def __call__(self) -> float:
+        return self.now()
+
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 

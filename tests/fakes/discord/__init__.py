@@ -1,0 +1,46 @@
+"""A wire-level fake Discord (REST API v10 + gateway) for testing the real discord.py client."""
+
+from .client import assert_no_heartbeat_threads, heartbeat_threads, patch_discord, running
+from .clock import FakeClock, snowflake_time
+from .interactions import Interaction, InteractionRejected
+from .logs import BotError
+from .models import (
+    ADMINISTRATOR,
+    ALL_PERMISSIONS,
+    MANAGE_GUILD,
+    MEMBER_PERMISSIONS,
+    Channel,
+    Guild,
+    Member,
+    Role,
+    User,
+)
+from .server import FakeDiscord, Violation, default_guild
+from .store import UploadedFile
+from .wire import RecordedRequest
+
+__all__ = [
+    "ADMINISTRATOR",
+    "ALL_PERMISSIONS",
+    "MANAGE_GUILD",
+    "MEMBER_PERMISSIONS",
+    "BotError",
+    "Channel",
+    "FakeClock",
+    "FakeDiscord",
+    "Guild",
+    "Interaction",
+    "InteractionRejected",
+    "Member",
+    "RecordedRequest",
+    "Role",
+    "UploadedFile",
+    "User",
+    "Violation",
+    "assert_no_heartbeat_threads",
+    "default_guild",
+    "heartbeat_threads",
+    "patch_discord",
+    "running",
+    "snowflake_time",
+]
