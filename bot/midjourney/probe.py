@@ -1,0 +1,72 @@
+"""`mjbot check`'s probe of the proxy API: one plain sentence per finding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.midjourney.client import MidjourneyClient
+from bot.midjourney.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadResponseError,
+    MidjourneyError,
+    NotFoundError,
+)
+
+# A syntactically plausible id that no proxy will know.
+PROBE_TASK_ID = "1000000000000000"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Whether the bot can use the API, and what the operator should read."""
+
+    ok: bool
+    sentences: list[str] = field(default_factory=list)
+
+
+async def probe(client: MidjourneyClient) -> ProbeResult:
+    """Fetch a made-up task and list no tasks; explain the first thing that goes wrong."""
+    where = client.base_url + client.path_prefix
+    try:
+        await client.fetch(PROBE_TASK_ID)
+    except MidjourneyError as exc:
+        return ProbeResult(False, [_explain(client, exc, "task/{id}/fetch")])
+    try:
+        await client.list_by_condition([])
+    except NotFoundError:
+        return ProbeResult(
+            True,
+            [
+                f"The backend at {where} answers and accepts the key.",
+                "It does not offer task/list-by-condition, so the bot will poll each job alone.",
+            ],
+        )
+    except MidjourneyError as exc:
+        return ProbeResult(False, [_explain(client, exc, "task/list-by-condition")])
+    return ProbeResult(True, [f"The backend at {where} answers and accepts the key."])
+
+
+def _explain(client: MidjourneyClient, exc: MidjourneyError, path: str) -> str:
+    url = exc.url or client.endpoint(path)
+    if isinstance(exc, APITimeoutError):
+        return f"The address {client.base_url} does not answer within {client.timeout:g} seconds."
+    if isinstance(exc, APIConnectionError):
+        return f"The address {client.base_url} cannot be reached; check midjourney.base_url."
+    if isinstance(exc, AuthenticationError):
+        return (
+            f"The API key is refused (HTTP {exc.status_code}); "
+            "check midjourney.api_key and midjourney.auth_style."
+        )
+    if isinstance(exc, NotFoundError):
+        return f"The path prefix seems wrong: {url} answered 404; check midjourney.path_prefix."
+    if isinstance(exc, BadResponseError):
+        return (
+            f"The server at {url} does not answer with JSON; "
+            "check midjourney.base_url and midjourney.path_prefix."
+        )
+    if isinstance(exc, APIStatusError):
+        return f"The backend at {url} answered with an error (HTTP {exc.status_code})."
+    return f"The backend at {url} cannot be used: {exc.detail or exc.message}"
