@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["plus", "trueai", "new-api"]
 FaultKind = Literal["http500", "timeout", "garbage", "html", "empty", "http429", "connection_close"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_JSON = web.RequestKey("json", object)
 
 DEFAULT_BANNED_WORDS = ("banned-word", "nsfw-test")
 _NUMBERS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣")
@@ -67,8 +68,10 @@ class RecordedRequest:
 @dataclass
 class _Fault:
     suffix: str
-    kind: FaultKind
+    kind: FaultKind | Literal["reply"]
     remaining: int
+    status: int = 200
+    body: Any = None
 
 
 @dataclass
@@ -203,6 +206,12 @@ class Simulator:
         """The next `times` requests whose path ends with `path_suffix` fail this way."""
         self._faults.append(_Fault("/" + path_suffix.strip("/"), kind, times))
 
+    def inject_reply(
+        self, path_suffix: str, body: Any, *, status: int = 200, times: int = 1
+    ) -> None:
+        """The next `times` matching requests get this JSON body (any shape a backend might send)."""
+        self._faults.append(_Fault("/" + path_suffix.strip("/"), "reply", times, status, body))
+
     def release_hangs(self) -> None:
         """Let requests held by a "timeout" fault finish (stop() does it too)."""
         self._release.set()
@@ -268,7 +277,7 @@ class Simulator:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        request["json"] = body
+        request[_JSON] = body
         headers = {k.lower(): v for k, v in request.headers.items()}
         self.requests.append(RecordedRequest(request.method, request.path, headers, body))
         fault = self._take_fault(request.path)
@@ -289,6 +298,8 @@ class Simulator:
         return None
 
     async def _apply_fault(self, fault: _Fault, request: web.Request) -> web.StreamResponse:
+        if fault.kind == "reply":
+            return web.json_response(fault.body, status=fault.status)
         if fault.kind == "timeout":
             await self._release.wait()
             return web.Response(status=504)
@@ -789,7 +800,7 @@ class Simulator:
 
 # ---- pure helpers ------------------------------------------------------------------------------
 def _body(request: web.Request) -> dict[str, Any]:
-    body = request.get("json")
+    body = request.get(_JSON)
     return body if isinstance(body, dict) else {}
 
 
