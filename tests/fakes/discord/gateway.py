@@ -108,7 +108,7 @@ class Gateway:
             for event in session.events:
                 if event["s"] > last:
                     await ws.send_str(json.dumps(event))
-        await self._send(session, "RESUMED", None)
+        await self._send(session, "RESUMED", {"_trace": ["fake-discord"]})
 
     async def _request_members(self, data: dict[str, Any]) -> None:
         guild = self.fake.guild_by_id(int(data["guild_id"]))

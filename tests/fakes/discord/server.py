@@ -67,7 +67,7 @@ class FakeDiscord:
         guilds: Sequence[Guild] | None = None,
         bot_name: str = "mjbot",
         attachment_size_limit: int = 10 * MiB,
-        error_loggers: Sequence[str] = ("discord",),
+        error_loggers: Sequence[str] = ("discord", "aiohttp.server"),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token

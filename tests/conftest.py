@@ -1,0 +1,37 @@
+"""Shared pytest fixtures: a wire-level fake Discord per test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.fakes.discord import FakeDiscord, assert_no_heartbeat_threads, patch_discord
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A started FakeDiscord with discord.py pointed at it.
+
+    Teardown fails the test if the bot broke one of Discord's limits, logged an error on the
+    ``discord`` logger, or left a heartbeat thread or an asyncio task running (1 s grace). A test that
+    provokes a violation or an error on purpose clears it with ``fake.take_violations()`` /
+    ``fake.errors.take()``.
+    """
+    fake = FakeDiscord()
+    before = asyncio.all_tasks()
+    await fake.start()
+    try:
+        with patch_discord(fake):
+            yield fake
+    finally:
+        await fake.stop()
+    assert_no_heartbeat_threads()
+    current = asyncio.current_task()
+    pending = {t for t in asyncio.all_tasks() - before if t is not current and not t.done()}
+    if pending:
+        # discord.py's own short-lived tasks (e.g. the ready delay) may still be finishing.
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    assert not pending, f"tasks still running after the test: {pending}"
+    fake.assert_clean()
