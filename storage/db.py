@@ -261,6 +261,17 @@ class Database:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    async def reclaim_space(self) -> None:
+        """Hand the free pages back to the file system (the file shrinks; auto_vacuum=INCREMENTAL).
+
+        Run through executescript: the stdlib's execute() steps this pragma only once, which
+        frees a single page. Safe here because the lock guarantees no transaction is open.
+        """
+        if self._closed:
+            raise StorageError("the database is closed")
+        async with self._lock:
+            await self._writer.executescript("PRAGMA incremental_vacuum;")
+
     async def checkpoint(self) -> None:
         """Copy the WAL back into the database file without waiting for readers (PASSIVE)."""
         if self._closed:
@@ -303,7 +314,12 @@ class Database:
             if await self._read_version(tx) >= migration.version:
                 return
             for statement in migration.statements():
-                await tx.execute(statement)
+                try:
+                    await tx.execute(statement)
+                except sqlite3.Error as exc:
+                    raise StorageError(
+                        f"migration {migration.name} failed and was rolled back: {exc}"
+                    ) from exc
             await tx.execute("DELETE FROM schema_version")
             await tx.execute(
                 "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",

@@ -414,7 +414,7 @@ class JobRepository:
                             LIMIT ?)""",
                     (cutoff, batch_size),
                 )
-                await tx.fetch_all("PRAGMA incremental_vacuum")
+            await self.db.reclaim_space()
             total += result.rowcount
             if result.rowcount < batch_size:
                 break

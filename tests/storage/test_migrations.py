@@ -1,0 +1,112 @@
+"""Migrations: fresh database, re-open, newer schema refused, each step atomic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storage import Database, Migration, StorageError, load_migrations
+
+TABLES = {
+    "schema_version",
+    "jobs",
+    "messages",
+    "button_uses",
+    "guild_settings",
+    "quota_overrides",
+    "user_settings",
+    "usage",
+    "bans",
+    "banned_words",
+    "audit",
+}
+
+
+def test_migrations_ship_with_the_package() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert migrations[0].name == "0001_initial.sql"
+    assert all(m.statements() for m in migrations)
+
+
+def test_statements_split_on_complete_statements_only() -> None:
+    migration = Migration(
+        1,
+        "0001_t.sql",
+        "-- a comment; not a statement\nCREATE TABLE t (x TEXT DEFAULT ';');\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n  UPDATE t SET x = 'a;b';\nEND;\n-- end\n",
+    )
+    statements = migration.statements()
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+
+
+async def test_fresh_database_gets_every_table(db_path: Path) -> None:
+    async with await Database.open(db_path) as db:
+        rows = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert TABLES <= {r[0] for r in rows}
+        assert db.schema_version == len(load_migrations())
+        assert await db.fetch_value("SELECT version FROM schema_version") == db.schema_version
+
+
+async def test_reopen_is_idempotent_and_keeps_data(db_path: Path) -> None:
+    async with await Database.open(db_path) as db:
+        await db.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, 'x')")
+    async with await Database.open(db_path) as db:
+        assert await db.fetch_value("SELECT count(*) FROM schema_version") == 1
+        assert await db.fetch_value("SELECT word FROM banned_words") == "x"
+
+
+async def test_newer_database_is_refused_with_a_clear_sentence(db_path: Path) -> None:
+    async with await Database.open(db_path) as db:
+        await db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StorageError) as caught:
+        await Database.open(db_path)
+    message = str(caught.value)
+    assert "written by a newer mjbot (schema 99)" in message
+    assert "upgrade mjbot or restore a backup" in message
+
+
+async def test_later_migrations_apply_in_order_once(db_path: Path) -> None:
+    extra = [
+        *load_migrations(),
+        Migration(2, "0002_a.sql", "CREATE TABLE a (x INTEGER);"),
+        Migration(3, "0003_b.sql", "INSERT INTO a (x) VALUES (1);\nCREATE TABLE b (y INTEGER);"),
+    ]
+    async with await Database.open(db_path, migrations=extra[:2]) as db:
+        assert db.schema_version == 2
+    async with await Database.open(db_path, migrations=extra) as db:
+        assert db.schema_version == 3
+        assert await db.fetch_value("SELECT version FROM schema_version") == 3
+    async with await Database.open(db_path, migrations=extra) as db:
+        assert await db.fetch_value("SELECT count(*) FROM a") == 1
+
+
+async def test_a_failing_migration_leaves_nothing_behind(db_path: Path) -> None:
+    broken = [
+        *load_migrations(),
+        Migration(
+            2, "0002_broken.sql", "CREATE TABLE half (x INTEGER);\nINSERT INTO nowhere VALUES (1);"
+        ),
+    ]
+    with pytest.raises(StorageError, match=r"0002_broken\.sql failed.*nowhere"):
+        await Database.open(db_path, migrations=broken)
+    async with await Database.open(db_path) as db:
+        assert db.schema_version == 1
+        assert await db.fetch_value("SELECT version FROM schema_version") == 1
+        assert await db.fetch_value("SELECT name FROM sqlite_master WHERE name = 'half'") is None
+
+
+async def test_indexes_serve_the_hot_queries(db_path: Path) -> None:
+    async with await Database.open(db_path) as db:
+        plans = {
+            "message": "SELECT jobs.* FROM messages JOIN jobs ON jobs.id = messages.job_id "
+            "WHERE messages.message_id = 1",
+            "usage": "SELECT total(units) FROM usage WHERE guild_id = 1 AND user_id = 2 "
+            "AND created_at >= 0 AND refunded = 0",
+            "guild_jobs": "SELECT * FROM jobs WHERE guild_id = 1 AND created_at >= 0",
+        }
+        for name, sql in plans.items():
+            plan = " ".join(str(r[3]) for r in await db.fetch_all(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "SCAN" not in plan, (name, plan)
