@@ -77,6 +77,16 @@ def _checked_url(url: str) -> httpx.URL:
     return parsed
 
 
+def _redirect_target(current: httpx.URL, location: str) -> httpx.URL:
+    try:
+        target = current.join(location)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise ImageError(
+            "image.bad_url", "The image address redirects to an invalid URL."
+        ) from None
+    return _checked_url(str(target))
+
+
 def _too_large(max_bytes: int) -> ImageError:
     mib = f"{max_bytes / 1024 / 1024:.1f}"
     return ImageError(
@@ -90,7 +100,7 @@ async def _fetch(client: httpx.AsyncClient, url: httpx.URL, max_bytes: int) -> D
         async with client.stream("GET", current, follow_redirects=False) as response:
             if response.is_redirect:
                 # Each hop is checked, so a redirect cannot lead to file:// or ftp://.
-                current = _checked_url(str(current.join(response.headers["location"])))
+                current = _redirect_target(current, response.headers["location"])
                 continue
             if not response.is_success:
                 raise ImageError(

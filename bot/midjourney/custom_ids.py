@@ -350,6 +350,12 @@ def parse_custom_id(custom_id: str) -> ButtonAction:
 # Rows in Midjourney's order; within a row, (rank, position) keeps the rest stable.
 _GROUP_GRID_U, _GROUP_GRID_V, _GROUP_VARY, _GROUP_ZOOM, _GROUP_PAN = 0, 1, 2, 3, 4
 _GROUP_PICKS, _GROUP_OTHER = 5, 6
+_VARY_RANK = {
+    ButtonKind.UPSCALE_HD: 0,
+    ButtonKind.VARY_SUBTLE: 1,
+    ButtonKind.VARY_STRONG: 2,
+    ButtonKind.VARY_REGION: 3,
+}
 
 
 def _place(action: ButtonAction) -> tuple[int, int]:
@@ -361,14 +367,8 @@ def _place(action: ButtonAction) -> tuple[int, int]:
         return _GROUP_GRID_U, 10
     if kind == ButtonKind.VARIATION:
         return _GROUP_GRID_V, index
-    vary_rank = {
-        ButtonKind.UPSCALE_HD: 0,
-        ButtonKind.VARY_SUBTLE: 1,
-        ButtonKind.VARY_STRONG: 2,
-        ButtonKind.VARY_REGION: 3,
-    }
-    if kind in vary_rank:
-        return _GROUP_VARY, vary_rank[kind]
+    if kind in _VARY_RANK:
+        return _GROUP_VARY, _VARY_RANK[kind]
     if kind == ButtonKind.ZOOM_OUT:
         return _GROUP_ZOOM, {2.0: 0, 1.5: 1}.get(action.zoom or 0.0, 2)
     if kind == ButtonKind.CUSTOM_ZOOM:

@@ -171,6 +171,7 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_get("/to-ftp", redirect_to("ftp://127.0.0.1/image.png"))
     app.router.add_get("/to-file", redirect_to("file:///etc/passwd"))
     app.router.add_get("/to-image", redirect_to("/image.png"))
+    app.router.add_get("/to-garbage", redirect_to("http://[::1"))
     app.router.add_get("/loop", loop)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -271,6 +272,14 @@ async def test_redirect_to_other_schemes_refused(
         await download(client, server.base + path)
     assert info.value.key == "image.bad_url"
     assert server.requests == [path]
+
+
+async def test_redirect_to_an_invalid_url(server: Server, client: httpx.AsyncClient) -> None:
+    # httpx itself rejects the Location while building the next request.
+    with pytest.raises(ImageError) as info:
+        await download(client, f"{server.base}/to-garbage")
+    assert info.value.key in ("image.bad_url", "image.download_failed")
+    assert server.requests == ["/to-garbage"]
 
 
 async def test_redirect_followed(server: Server, client: httpx.AsyncClient) -> None:
