@@ -209,7 +209,7 @@ class Simulator:
     def inject_reply(
         self, path_suffix: str, body: Any, *, status: int = 200, times: int = 1
     ) -> None:
-        """The next `times` matching requests get this JSON body (any shape a backend might send)."""
+        """The next `times` matching requests get this JSON body, whatever its shape."""
         self._faults.append(_Fault("/" + path_suffix.strip("/"), "reply", times, status, body))
 
     def release_hangs(self) -> None:

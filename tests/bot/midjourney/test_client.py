@@ -24,10 +24,11 @@ from bot.midjourney.outcomes import (
     Queued,
     QueueFull,
     Rejected,
+    SubmitOutcome,
     Submitted,
     Unavailable,
 )
-from bot.midjourney.simulator import Simulator
+from bot.midjourney.simulator import FaultKind, Simulator
 from tests.bot.midjourney.conftest import KEY, MakeClient, MakeSim, Sleeps
 
 MODES = ("plus", "trueai", "new-api")
@@ -51,6 +52,11 @@ async def _upscaled(sim: Simulator, client: MidjourneyClient) -> Task:
     upscale = await client.action(task.id, task.buttons[0].custom_id)
     assert isinstance(upscale, Submitted)
     return await _done(sim, client, upscale.task_id)
+
+
+def _task_id(outcome: SubmitOutcome) -> str:
+    assert isinstance(outcome, Submitted), outcome
+    return outcome.task_id
 
 
 def _button(task: Task, fragment: str) -> str:
@@ -90,7 +96,7 @@ async def test_a_busy_proxy_queues_the_job(
     if mode == "new-api":  # new-api rewrites 22 to 1
         assert isinstance(outcome, Submitted)
     else:
-        assert outcome == Queued(outcome.task_id, 1)
+        assert isinstance(outcome, Queued) and outcome.position == 1
         assert "1 job" in outcome.message
 
 
@@ -172,15 +178,16 @@ async def test_new_api_turns_a_remix_dialog_into_code_1_and_it_is_still_a_dialog
     assert isinstance(grid, Submitted)
     task = await _done(sim, client, grid.task_id)
     outcome = await client.action(task.id, _button(task, "variation::2"))
-    assert outcome == NeedsDialog(outcome.task_id, "a red fox", remix=True)  # type: ignore[union-attr]
-    assert sim.status_of(outcome.task_id) == "MODAL"  # type: ignore[union-attr]
+    assert isinstance(outcome, NeedsDialog)
+    assert outcome == NeedsDialog(outcome.task_id, "a red fox", remix=True)
+    assert sim.status_of(outcome.task_id) == "MODAL"
 
 
 async def test_plus_remix_answers_21_with_remix(make_sim: MakeSim, make_client: MakeClient) -> None:
     sim = await make_sim("plus", remix=True)
     client = make_client(sim)
     grid = await client.imagine("a red fox")
-    task = await _done(sim, client, grid.task_id)  # type: ignore[union-attr]
+    task = await _done(sim, client, _task_id(grid))
     outcome = await client.action(task.id, _button(task, "reroll"))
     assert isinstance(outcome, NeedsDialog) and outcome.remix
 
@@ -353,10 +360,10 @@ async def test_the_key_is_never_logged(
 # ---- the submit-once rule --------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["http500", "garbage", "html", "empty", "connection_close"])
 async def test_a_submit_that_may_have_arrived_is_never_resent(
-    kind: str, make_sim: MakeSim, make_client: MakeClient, sleeps: Sleeps
+    kind: FaultKind, make_sim: MakeSim, make_client: MakeClient, sleeps: Sleeps
 ) -> None:
     sim = await make_sim("plus")
-    sim.inject_fault("submit/imagine", kind, times=5)  # type: ignore[arg-type]
+    sim.inject_fault("submit/imagine", kind, times=5)
     outcome = await make_client(sim).imagine("x")
     assert isinstance(outcome, Unavailable) and outcome.maybe_sent
     assert outcome.message_key == "submit.maybe_sent"
@@ -430,7 +437,7 @@ async def test_reads_retry_server_errors_with_growing_backoff(
     client = make_client(sim, jitter=lambda: 1.0)
     outcome = await client.imagine("x")
     sim.inject_fault("fetch", "http500", times=2)
-    task = await client.fetch(outcome.task_id)  # type: ignore[union-attr]
+    task = await client.fetch(_task_id(outcome))
     assert task is not None
     assert sim.count("fetch") == 3
     assert sleeps.delays == [0.5, 1.0]
@@ -468,7 +475,7 @@ async def test_reads_retry_a_timeout(
     client = make_client(sim, timeout=0.2)
     outcome = await client.imagine("x")
     sim.inject_fault("fetch", "timeout")
-    assert await client.fetch(outcome.task_id) is not None  # type: ignore[union-attr]
+    assert await client.fetch(_task_id(outcome)) is not None
     assert sim.count("fetch") == 2 and len(sleeps.delays) == 1
     sim.inject_fault("fetch", "timeout", times=2)
     with pytest.raises(APITimeoutError):
@@ -496,10 +503,10 @@ async def test_an_unreachable_proxy_raises_a_connection_error(make_client: MakeC
 
 @pytest.mark.parametrize("kind", ["garbage", "html"])
 async def test_a_garbage_read_raises_bad_response(
-    kind: str, make_sim: MakeSim, make_client: MakeClient
+    kind: FaultKind, make_sim: MakeSim, make_client: MakeClient
 ) -> None:
     sim = await make_sim("plus")
-    sim.inject_fault("fetch", kind)  # type: ignore[arg-type]
+    sim.inject_fault("fetch", kind)
     with pytest.raises(BadResponseError):
         await make_client(sim).fetch("1")
 
@@ -563,9 +570,9 @@ async def test_cancel(
     sim = await make_sim(mode)
     client = make_client(sim)
     outcome = await client.imagine("x")
-    assert await client.cancel(outcome.task_id) is supported  # type: ignore[union-attr]
+    assert await client.cancel(_task_id(outcome)) is supported
     if supported:
-        assert sim.status_of(outcome.task_id) in ("CANCEL", "FAILURE")  # type: ignore[union-attr]
+        assert sim.status_of(_task_id(outcome)) in ("CANCEL", "FAILURE")
 
 
 async def test_image_seed(make_sim: MakeSim, make_client: MakeClient) -> None:

@@ -1,0 +1,75 @@
+"""`mjbot check`'s probe: one plain sentence that names what is wrong."""
+
+from __future__ import annotations
+
+import socket
+
+from bot.midjourney.client import MidjourneyClient
+from bot.midjourney.probe import probe
+from bot.midjourney.simulator import Simulator
+from tests.bot.midjourney.conftest import MakeClient, MakeSim
+
+
+async def test_a_working_backend(make_sim: MakeSim, make_client: MakeClient) -> None:
+    sim = await make_sim("new-api")
+    result = await probe(make_client(sim))
+    assert result.ok
+    assert result.sentences == [f"The backend at {sim.base_url}/mj answers and accepts the key."]
+
+
+async def test_a_wrong_key(make_sim: MakeSim, make_client: MakeClient) -> None:
+    sim = await make_sim("plus")
+    result = await probe(make_client(sim, api_key="nope"))
+    assert not result.ok
+    assert result.sentences == [
+        "The API key is refused (HTTP 401); check midjourney.api_key and midjourney.auth_style."
+    ]
+
+
+async def test_a_wrong_auth_style_for_trueai(make_sim: MakeSim, make_client: MakeClient) -> None:
+    sim = await make_sim("trueai")
+    result = await probe(make_client(sim, auth_style="bearer"))
+    assert not result.ok and "API key is refused (HTTP 403)" in result.sentences[0]
+
+
+async def test_a_wrong_prefix(make_sim: MakeSim, make_client: MakeClient) -> None:
+    sim = await make_sim("plus")
+    result = await probe(make_client(sim, path_prefix="/v1/mj"))
+    assert not result.ok
+    url = f"{sim.base_url}/v1/mj/task/1000000000000000/fetch"
+    assert result.sentences == [
+        f"The path prefix seems wrong: {url} answered 404; check midjourney.path_prefix."
+    ]
+
+
+async def test_an_unreachable_address(make_client: MakeClient) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = await probe(make_client(Simulator(public_base_url=base)))
+    assert not result.ok
+    assert result.sentences == [f"The address {base} cannot be reached; check midjourney.base_url."]
+
+
+async def test_a_server_that_does_not_speak_json(
+    make_sim: MakeSim, make_client: MakeClient
+) -> None:
+    sim = await make_sim("plus")
+    sim.inject_fault("fetch", "html")
+    result = await probe(make_client(sim))
+    assert not result.ok and "does not answer with JSON" in result.sentences[0]
+
+
+async def test_a_server_that_does_not_answer(make_sim: MakeSim, make_client: MakeClient) -> None:
+    sim = await make_sim("plus")
+    sim.inject_fault("fetch", "timeout", times=4)
+    result = await probe(make_client(sim, timeout=0.2))
+    assert result.sentences == [f"The address {sim.base_url} does not answer within 0.2 seconds."]
+
+
+async def test_a_backend_without_batched_reads_still_works(make_sim: MakeSim) -> None:
+    sim = await make_sim("plus", supports_list=False)
+    async with MidjourneyClient(sim.base_url, "/mj", "sk-test-key-123", "mj-api-secret") as client:
+        result = await probe(client)
+    assert result.ok and len(result.sentences) == 2
+    assert "list-by-condition" in result.sentences[1]
