@@ -18,6 +18,7 @@ from tests.fakes.discord import (
     FakeDiscord,
     InteractionRejected,
     heartbeat_threads,
+    patch_discord,
     running,
 )
 
@@ -134,6 +135,27 @@ class TinyBot(commands.Bot):
             except discord.HTTPException as exc:
                 self.outcomes.append((exc.status, exc.code))
                 await interaction.channel.send("fallback")  # type: ignore[union-attr]
+
+        @tree.command(description="Waits for the test before answering")
+        async def hesitate(interaction: discord.Interaction) -> None:
+            await self.release.wait()
+            await interaction.response.send_message("too late")
+
+        @tree.command(description="A select menu")
+        async def pick(interaction: discord.Interaction) -> None:
+            select: discord.ui.Select[Any] = discord.ui.Select(
+                custom_id="pick",
+                max_values=2,
+                options=[discord.SelectOption(label=c, value=c) for c in ("red", "blue", "green")],
+            )
+
+            async def chosen(choice: discord.Interaction) -> None:
+                await choice.response.edit_message(content=",".join(select.values), view=None)
+
+            select.callback = chosen  # type: ignore[method-assign]
+            view = discord.ui.View()
+            view.add_item(select)
+            await interaction.response.send_message("pick", view=view)
 
         admin = app_commands.Group(
             name="mjadmin",
@@ -303,10 +325,9 @@ async def test_acknowledgement_rules(fake_discord: FakeDiscord, bot: TinyBot) ->
             async with session.post(url, json={"type": 5}) as response:
                 assert response.status == 400
                 assert (await response.json())["code"] == 40060
-        bot.release.clear()
-        fake_discord.clock.source = lambda: 0.0  # freeze, then jump past the 3-s limit
-        late = await fake_discord.slash("counter")
+        late = await fake_discord.slash("hesitate")
         fake_discord.advance(4)
+        bot.release.set()
         await fake_discord.wait_for(lambda: fake_discord.violations, fail_on_errors=False)
         await fake_discord.wait_for(lambda: fake_discord.errors.records, fail_on_errors=False)
         assert late.response is None
@@ -320,3 +341,56 @@ async def test_clean_shutdown(fake_discord: FakeDiscord, bot: TinyBot) -> None:
     assert bot.is_closed()
     assert heartbeat_threads() == []
     assert fake_discord.gateway.sockets == set()
+
+
+async def test_select_menu(fake_discord: FakeDiscord, bot: TinyBot) -> None:
+    async with running(bot, fake_discord):
+        original = await (await fake_discord.slash("pick")).wait_original()
+        with pytest.raises(InteractionRejected):
+            await fake_discord.select(int(original["id"]), "pick", ["purple"])
+        choice = await fake_discord.select(int(original["id"]), "pick", ["red", "green"])
+        await choice.wait_response()
+        message = fake_discord.messages[int(original["id"])]
+        assert message["content"] == "red,green" and message["components"] == []
+
+
+async def test_channel_messages(fake_discord: FakeDiscord, bot: TinyBot) -> None:
+    seen: list[str] = []
+
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message.content)
+        fake_discord.notify()  # wait_for re-checks only on notifications
+
+    bot.add_listener(on_message)
+    async with running(bot, fake_discord):
+        channel = bot.get_channel(fake_discord.channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        first = await channel.send("one", file=discord.File(io.BytesIO(PNG), "one.png"))
+        reply = await first.reply("two")
+        assert reply.reference is not None and reply.reference.message_id == first.id
+        edited = await first.edit(
+            content="one!",
+            attachments=[*first.attachments, discord.File(io.BytesIO(b"x"), "b.txt")],
+        )
+        assert [a.filename for a in edited.attachments] == ["one.png", "b.txt"]
+        assert edited.attachments[1].content_type == "text/plain"
+        edited = await edited.edit(attachments=[])
+        assert edited.attachments == []
+        history = [m.content async for m in channel.history(limit=10)]
+        assert history == ["two", "one!"]
+        await reply.delete()
+        assert [m["content"] for m in fake_discord.channel_messages(channel.id)] == ["one!"]
+        member = await channel.guild.fetch_member(fake_discord.user.id)
+        assert member.name == "alice"
+        await fake_discord.user_message("hi bot")
+        await fake_discord.wait_for(lambda: len(seen) >= 3)
+    # the bot's own messages come back with content; alice's is blanked (no content intent)
+    assert seen == ["one", "two", ""]
+
+
+async def test_patch_discord_restores() -> None:
+    base = discord.http.Route.BASE
+    async with FakeDiscord() as fake:
+        with patch_discord(fake):
+            assert discord.http.Route.BASE == fake.api_base_url
+        assert discord.http.Route.BASE == base

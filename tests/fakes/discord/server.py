@@ -239,7 +239,11 @@ class FakeDiscord:
         *,
         fail_on_errors: bool = True,
     ) -> T:
-        """The first truthy ``predicate()``; raises ``BotError`` as soon as the bot logs one."""
+        """The first truthy ``predicate()``; raises ``BotError`` as soon as the bot logs one.
+
+        No polling: the predicate is re-evaluated whenever the fake records a request, changes
+        a message, moves its clock or collects an error log record.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -250,7 +254,11 @@ class FakeDiscord:
                 return value
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"condition not met within {timeout} s")
+                raise TimeoutError(
+                    f"condition not met within {timeout} s (wait_for re-checks only when the fake"
+                    " sees a request, a message change or a logged error; for bot-side state call"
+                    " fake.notify() or use the bot's own events)"
+                )
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.add(waiter)
             try:
