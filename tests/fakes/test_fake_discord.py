@@ -152,7 +152,7 @@ class TinyBot(commands.Bot):
             async def chosen(choice: discord.Interaction) -> None:
                 await choice.response.edit_message(content=",".join(select.values), view=None)
 
-            select.callback = chosen  # type: ignore[method-assign]
+            select.callback = chosen  # type: ignore[method-assign,assignment]
             view = discord.ui.View()
             view.add_item(select)
             await interaction.response.send_message("pick", view=view)

@@ -68,7 +68,7 @@ class Gateway:
         return ws
 
     async def _on_frame(self, ws: web.WebSocketResponse, frame: dict[str, Any]) -> None:
-        op, data = frame.get("op"), frame.get("d")
+        op, data = frame.get("op"), frame.get("d") or {}
         self.received.append(frame)
         if op == 1:
             self.heartbeat_count += 1

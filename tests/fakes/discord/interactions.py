@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import payloads
 from .limits import walk
-from .models import ADMINISTRATOR, Channel, Guild, Role, User
+from .models import ADMINISTRATOR, ALL_PERMISSIONS, Channel, Guild, Role, User
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -238,7 +238,7 @@ def _option_value(
         channel = raw if isinstance(raw, Channel) else guild.channel(int(raw))
         if channel is None:
             raise InteractionRejected(f"{where}: unknown channel {raw!r}")
-        data = {**channel.to_dict(guild.id), "permissions": str(payloads.ALL_PERMISSIONS)}
+        data = {**channel.to_dict(guild.id), "permissions": str(ALL_PERMISSIONS)}
         resolved.setdefault("channels", {})[str(channel.id)] = data
         return str(channel.id)
     if kind == USER:
@@ -342,7 +342,7 @@ def modal_components(modal: dict[str, Any], values: Mapping[str, Any]) -> list[d
 
 
 def _submitted(component: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    custom_id = component.get("custom_id")
+    custom_id = str(component.get("custom_id"))
     kind = component["type"]
     result: dict[str, Any] = {"type": kind, "custom_id": custom_id}
     if "id" in component:

@@ -177,6 +177,8 @@ class BotRoutes:
                     }
                     return error(400, 50035, "Invalid Form Body", errors)
                 referenced = None
+        if referenced is not None:  # Discord nests one level only
+            referenced = {k: v for k, v in referenced.items() if k != "referenced_message"}
         message = await self.fake.store.create(cid, payload, body.files, referenced=referenced)
         return json_response(message)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.typedefs import Middleware
 
 from .store import UploadedFile
 
@@ -104,16 +105,12 @@ def relative_path(request: web.Request) -> str:
     return path[len(API_PREFIX) :] if path.startswith(API_PREFIX + "/") else path
 
 
-def make_middleware(
-    fake: FakeDiscord,
-) -> Callable[
-    [web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-    Awaitable[web.StreamResponse],
-]:
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_middleware(fake: FakeDiscord) -> Middleware:
     @web.middleware
-    async def middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/":  # the gateway websocket
             return await handler(request)
         body = await parse_body(request)
@@ -125,7 +122,7 @@ def make_middleware(
         request[BODY] = body
         request[RECORD] = record
         fake.requests.append(record)
-        response = _injected(fake, request.method, path)
+        response: web.StreamResponse | None = _injected(fake, request.method, path)
         if response is None and request.path.startswith(API_PREFIX):
             if not UNAUTHENTICATED.match(path):
                 if request.headers.get("Authorization") != f"Bot {fake.token}":
