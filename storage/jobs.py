@@ -20,6 +20,7 @@ from storage.records import (
     MessageRecord,
     NewJob,
     buttons_to_json,
+    job_columns,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_COLUMNS = job_columns()
 _TERMINAL_SQL = "('success', 'failure', 'cancelled', 'unknown')"
 
 
@@ -225,20 +227,21 @@ class JobRepository:
         return result.rowcount > 0
 
     async def get(self, job_id: int) -> JobRecord | None:
-        row = await self.db.fetch_one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return None if row is None else JobRecord.from_row(row)
 
     async def get_by_task_id(self, task_id: str) -> JobRecord | None:
-        row = await self.db.fetch_one("SELECT * FROM jobs WHERE task_id = ?", (task_id,))
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE task_id = ?", (task_id,))
         return None if row is None else JobRecord.from_row(row)
 
     async def unfinished(self) -> list[JobRecord]:
         """Every job not in a terminal state, 'submitting' included, oldest first."""
         rows = await self.db.fetch_all(
-            f"SELECT * FROM jobs INDEXED BY jobs_unfinished WHERE state IN {UNFINISHED_SQL} "
-            "ORDER BY id"
+            f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_unfinished
+                WHERE state IN {UNFINISHED_SQL}"""
         )
-        return [JobRecord.from_row(r) for r in rows]
+        # Sorted here: ORDER BY would copy every full row through a temporary b-tree.
+        return sorted((JobRecord.from_row(r) for r in rows), key=lambda job: job.id)
 
     async def jobs_in_flight(
         self, guild_id: int | None, user_id: int | None = None
@@ -246,13 +249,13 @@ class JobRepository:
         """A guild's (or one member's) unfinished jobs, oldest first."""
         if user_id is None:
             rows = await self.db.fetch_all(
-                f"""SELECT * FROM jobs INDEXED BY jobs_unfinished
+                f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_unfinished
                     WHERE guild_id IS ? AND state IN {UNFINISHED_SQL} ORDER BY id""",
                 (guild_id,),
             )
         else:
             rows = await self.db.fetch_all(
-                f"""SELECT * FROM jobs INDEXED BY jobs_unfinished
+                f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_unfinished
                     WHERE guild_id IS ? AND requester_id = ? AND state IN {UNFINISHED_SQL}
                     ORDER BY id""",
                 (guild_id, user_id),
@@ -265,12 +268,13 @@ class JobRepository:
         """Newest first."""
         if user_id is None:
             rows = await self.db.fetch_all(
-                "SELECT * FROM jobs WHERE guild_id IS ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                f"""SELECT {_COLUMNS} FROM jobs WHERE guild_id IS ?
+                    ORDER BY created_at DESC, id DESC LIMIT ?""",
                 (guild_id, limit),
             )
         else:
             rows = await self.db.fetch_all(
-                """SELECT * FROM jobs INDEXED BY jobs_requester_created
+                f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_requester_created
                    WHERE requester_id = ? AND guild_id IS ?
                    ORDER BY created_at DESC, id DESC LIMIT ?""",
                 (user_id, guild_id, limit),
@@ -280,8 +284,9 @@ class JobRepository:
     async def jobs_between(self, guild_id: int | None, start: float, end: float) -> list[JobRecord]:
         """A guild's jobs created in [start, end), oldest first."""
         rows = await self.db.fetch_all(
-            """SELECT * FROM jobs WHERE guild_id IS ? AND created_at >= ? AND created_at < ?
-               ORDER BY created_at, id""",
+            f"""SELECT {_COLUMNS} FROM jobs
+                WHERE guild_id IS ? AND created_at >= ? AND created_at < ?
+                ORDER BY created_at, id""",
             (guild_id, start, end),
         )
         return [JobRecord.from_row(r) for r in rows]
@@ -289,7 +294,7 @@ class JobRepository:
     async def children(self, parent_job_id: int) -> list[JobRecord]:
         """Jobs started from the buttons of `parent_job_id`, oldest first."""
         rows = await self.db.fetch_all(
-            "SELECT * FROM jobs WHERE parent_job_id = ? ORDER BY id", (parent_job_id,)
+            f"SELECT {_COLUMNS} FROM jobs WHERE parent_job_id = ? ORDER BY id", (parent_job_id,)
         )
         return [JobRecord.from_row(r) for r in rows]
 
@@ -343,7 +348,7 @@ class JobRepository:
     async def job_for_message(self, message_id: int) -> JobRecord | None:
         """The job a Discord message shows: two primary-key lookups, whatever the table size."""
         row = await self.db.fetch_one(
-            """SELECT jobs.* FROM messages JOIN jobs ON jobs.id = messages.job_id
+            f"""SELECT {_COLUMNS} FROM messages JOIN jobs ON jobs.id = messages.job_id
                WHERE messages.message_id = ?""",
             (message_id,),
         )
@@ -456,7 +461,7 @@ async def insert_job(tx: Transaction, new: NewJob, now: float) -> JobRecord:
             now,
         ),
     )
-    row = await tx.fetch_one("SELECT * FROM jobs WHERE id = ?", (result.lastrowid,))
+    row = await tx.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (result.lastrowid,))
     assert row is not None
     return JobRecord.from_row(row)
 

@@ -6,7 +6,7 @@ import enum
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal, get_args
 
 JobState = Literal[
@@ -74,7 +74,9 @@ def buttons_to_json(buttons: Sequence[JobButton | Mapping[str, Any]]) -> str:
 
 
 def buttons_from_json(text: str) -> tuple[JobButton, ...]:
-    data = json.loads(text or "[]")
+    if not text or text == "[]":
+        return ()
+    data = json.loads(text)
     return tuple(JobButton.from_json(item) for item in data if isinstance(item, dict))
 
 
@@ -120,39 +122,29 @@ class JobRecord:
         return self.buttons[index] if 0 <= index < len(self.buttons) else None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JobRecord:
-        return cls(
-            id=row["id"],
-            task_id=row["task_id"],
-            parent_job_id=row["parent_job_id"],
-            guild_id=row["guild_id"],
-            channel_id=row["channel_id"],
-            requester_id=row["requester_id"],
-            kind=row["kind"],
-            action=row["action"],
-            custom_id=row["custom_id"],
-            button_index=row["button_index"],
-            prompt=row["prompt"],
-            final_prompt=row["final_prompt"],
-            state=row["state"],
-            progress=row["progress"],
-            status_text=row["status_text"],
-            queue_position=row["queue_position"],
-            preview_url=row["preview_url"],
-            image_url=row["image_url"],
-            attachment_url=row["attachment_url"],
-            buttons=buttons_from_json(row["buttons_json"]),
-            failure=row["failure"],
-            units=row["units"],
-            charged_at=row["charged_at"],
-            locale=row["locale"],
-            created_at=row["created_at"],
-            submitted_at=row["submitted_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            deadline_at=row["deadline_at"],
-            updated_at=row["updated_at"],
-        )
+    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> JobRecord:
+        """From a row selected with `job_columns()`.
+
+        The tracker loads every unfinished job on each poll, so this is hot: values are taken by
+        position, and the frozen dataclass's __init__ (one object.__setattr__ per field, 2-3x
+        slower) is bypassed by filling the instance dict directly; equality, hashing and repr
+        read the same fields.
+        """
+        values = list(row)
+        values[_BUTTONS_AT] = buttons_from_json(values[_BUTTONS_AT])
+        job = object.__new__(cls)
+        job.__dict__.update(zip(_JOB_FIELDS, values, strict=True))
+        return job
+
+
+_JOB_FIELDS: Final = tuple(f.name for f in fields(JobRecord))
+_BUTTONS_AT: Final = _JOB_FIELDS.index("buttons")
+
+
+def job_columns(table: str = "jobs") -> str:
+    """The select list `JobRecord.from_row` expects, in field order, qualified by `table`."""
+    names = ("buttons_json" if name == "buttons" else name for name in _JOB_FIELDS)
+    return ", ".join(f"{table}.{name}" for name in names)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from storage.records import (
     Reservation,
     UsageSummary,
     UserUsage,
+    job_columns,
 )
 
 __all__ = [
@@ -118,7 +119,7 @@ class UsageRepository:
             now = self.db.now()
             job = await insert_job(tx, replace(new, units=units), now)
             used = await self._charge(tx, guild_id, user_id, job.id, new.action, units, since)
-            row = await tx.fetch_one("SELECT * FROM jobs WHERE id = ?", (job.id,))
+            row = await tx.fetch_one(f"SELECT {job_columns()} FROM jobs WHERE id = ?", (job.id,))
         assert row is not None
         return Reservation(JobRecord.from_row(row), None, used, _limit_or_inf(user_quota))
 

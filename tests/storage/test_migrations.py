@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Database, Migration, StorageError, load_migrations
+from storage import Database, JobRepository, Migration, StorageError, load_migrations
 
 TABLES = {
     "schema_version",
@@ -110,3 +110,17 @@ async def test_indexes_serve_the_hot_queries(db_path: Path) -> None:
         for name, sql in plans.items():
             plan = " ".join(str(r[3]) for r in await db.fetch_all(f"EXPLAIN QUERY PLAN {sql}"))
             assert "SCAN" not in plan, (name, plan)
+
+
+async def test_jobs_read_the_same_after_a_column_is_added(db_path: Path) -> None:
+    extra = [
+        *load_migrations(),
+        Migration(2, "0002_extra.sql", "ALTER TABLE jobs ADD COLUMN x TEXT;"),
+    ]
+    async with await Database.open(db_path, migrations=extra) as db:
+        jobs = JobRepository(db)
+        job = await jobs.create_submitting(
+            guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="p"
+        )
+        assert await jobs.get(job.id) == job
+        assert job.prompt == "p" and job.updated_at == job.created_at
