@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from . import interactions, limits
+from . import limits
 from .clock import FakeClock
 from .gateway import Gateway
-from .interactions import Interaction, InteractionRejected, Upload
+from .injection import Injector
+from .interactions import Interaction
 from .logs import BotError, ErrorLogCollector
 from .models import ALL_PERMISSIONS, MANAGE_GUILD, Channel, Guild, Member, Role, User
 from .rest import BotRoutes
@@ -57,7 +57,7 @@ def default_guild(clock: FakeClock) -> Guild:
     )
 
 
-class FakeDiscord:
+class FakeDiscord(Injector):
     """A wire-level Discord (REST API v10 + gateway) on 127.0.0.1 for the real discord.py client."""
 
     def __init__(
@@ -351,135 +351,3 @@ class FakeDiscord:
 
     async def drop_gateway(self, code: int = 4000) -> None:
         await self.gateway.drop(code)
-
-    # -- interactions ----------------------------------------------------------------------
-
-    async def _inject(self, payload: dict[str, Any], user: User) -> Interaction:
-        if self.gateway.current is None:
-            raise RuntimeError("no bot is connected to the fake gateway")
-        handle = Interaction(self, payload, user)
-        self.interactions[handle.token] = handle
-        await self.gateway.dispatch("INTERACTION_CREATE", payload)
-        return handle
-
-    async def slash(
-        self,
-        name: str | Sequence[str],
-        options: Mapping[str, Any] | None = None,
-        *,
-        user: User | None = None,
-        guild_id: int | None = None,
-        channel_id: int | None = None,
-        locale: str = "en-US",
-        attachments: Mapping[str, Upload] | None = None,
-        permissions: str | int | None = None,
-        force: bool = False,
-    ) -> Interaction:
-        """Run a synced slash command; ``name`` may be ``"a b c"`` or ``("a", "b", "c")``."""
-        path = name.split() if isinstance(name, str) else list(name)
-        guild = self.guild_by_id(guild_id) if guild_id is not None else self.guild
-        if guild is None:
-            raise InteractionRejected(f"unknown guild {guild_id}")
-        channel = channel_id if channel_id is not None else guild.channels[0].id
-        user = user or self.user
-        member = guild.member(user.id)
-        perms = int(permissions) if permissions is not None else None
-        if perms is None and member is not None:
-            perms = guild.permissions_of(member)
-        values = {**(options or {}), **(attachments or {})}
-        data = interactions.slash_data(
-            self, path, values, guild=guild, channel_id=channel, permissions=perms or 0, force=force
-        )
-        payload = interactions.envelope(
-            self, 2, data, user=user, channel_id=channel, locale=locale, permissions=perms
-        )
-        return await self._inject(payload, user)
-
-    def _message_for(self, message_id: int) -> dict[str, Any]:
-        message = self.store.messages.get(int(message_id))
-        if message is None:
-            raise InteractionRejected(f"no message {message_id}")
-        return copy.deepcopy(message)
-
-    async def click(
-        self,
-        message_id: int,
-        custom_id: str,
-        *,
-        user: User | None = None,
-        locale: str = "en-US",
-        permissions: str | int | None = None,
-    ) -> Interaction:
-        """Click a button on a stored message (the full message, components included, is sent)."""
-        message = self._message_for(message_id)
-        component = interactions.find_component(message, custom_id)
-        if component.get("type") != 2 or component.get("style") in (5, 6):
-            raise InteractionRejected(f"{custom_id!r} is not a clickable button")
-        data = {"custom_id": custom_id, "component_type": 2}
-        user = user or self.user
-        payload = interactions.envelope(
-            self,
-            3,
-            data,
-            user=user,
-            channel_id=int(message["channel_id"]),
-            locale=locale,
-            permissions=permissions,
-            message=message,
-        )
-        return await self._inject(payload, user)
-
-    async def select(
-        self,
-        message_id: int,
-        custom_id: str,
-        values: Sequence[str],
-        *,
-        user: User | None = None,
-        locale: str = "en-US",
-        permissions: str | int | None = None,
-    ) -> Interaction:
-        """Choose ``values`` in a select menu of a stored message."""
-        message = self._message_for(message_id)
-        component = interactions.find_component(message, custom_id)
-        if component.get("type") not in limits.SELECT_TYPES:
-            raise InteractionRejected(f"{custom_id!r} is not a select menu")
-        data = interactions.select_data(component, [str(v) for v in values])
-        user = user or self.user
-        payload = interactions.envelope(
-            self,
-            3,
-            data,
-            user=user,
-            channel_id=int(message["channel_id"]),
-            locale=locale,
-            permissions=permissions,
-            message=message,
-        )
-        return await self._inject(payload, user)
-
-    async def submit_modal(
-        self, handle: Interaction, values: Mapping[str, Any], *, locale: str = "en-US"
-    ) -> Interaction:
-        """Submit the modal the bot opened in answer to ``handle`` (text or select values)."""
-        modal = handle.modal
-        if modal is None:
-            raise InteractionRejected(f"{handle!r} was not answered with a modal")
-        data = {
-            "custom_id": modal["custom_id"],
-            "components": interactions.modal_components(modal, values),
-        }
-        message = None
-        if handle.source_message_id is not None:
-            message = self._message_for(handle.source_message_id)
-        payload = interactions.envelope(
-            self,
-            5,
-            data,
-            user=handle.user,
-            channel_id=handle.channel_id,
-            locale=locale,
-            permissions=handle.payload.get("member", {}).get("permissions"),
-            message=message,
-        )
-        return await self._inject(payload, handle.user)
