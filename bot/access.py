@@ -22,8 +22,8 @@ class Policy:
     paused: bool
     allowed_channels: frozenset[int]
     allowed_roles: frozenset[int]
-    daily_quota: int
-    guild_daily_cap: int
+    daily_quota: float
+    guild_daily_cap: float
     max_jobs_per_user: int
     max_jobs_per_guild: int
     weights: Mapping[str, float]
@@ -51,8 +51,10 @@ def start_of_day(now: float) -> float:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
 
 
-def merge_policy(guild_id: int, record: GuildSettingsRecord | None, defaults: QuotaSettings) -> Policy:
-    def pick(value: int | None, default: int) -> int:
+def merge_policy(
+    guild_id: int, record: GuildSettingsRecord | None, defaults: QuotaSettings
+) -> Policy:
+    def pick(value: float | None, default: float) -> float:
         return default if value is None else value
 
     weights = dict(defaults.weights)
@@ -65,9 +67,11 @@ def merge_policy(guild_id: int, record: GuildSettingsRecord | None, defaults: Qu
         allowed_roles=frozenset(record.allowed_roles) if record else frozenset(),
         daily_quota=pick(record.daily_quota if record else None, defaults.daily_quota),
         guild_daily_cap=pick(record.guild_daily_cap if record else None, defaults.guild_daily_cap),
-        max_jobs_per_user=pick(record.max_jobs_per_user if record else None, defaults.max_jobs_per_user),
-        max_jobs_per_guild=pick(
-            record.max_jobs_per_guild if record else None, defaults.max_jobs_per_guild
+        max_jobs_per_user=int(
+            pick(record.max_jobs_per_user if record else None, defaults.max_jobs_per_user)
+        ),
+        max_jobs_per_guild=int(
+            pick(record.max_jobs_per_guild if record else None, defaults.max_jobs_per_guild)
         ),
         weights=weights,
         audit_channel_id=record.audit_channel_id if record else None,

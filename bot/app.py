@@ -1,4 +1,4 @@
-"""The discord.py Bot: loads the cogs as extensions, registers persistent buttons, syncs commands."""
+"""The discord.py Bot: loads the cogs, registers persistent buttons, syncs the commands."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class MjBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
         )
         self.services = services
-        self.tree.on_error = self._on_tree_error
+        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self.synced = False
 
     async def setup_hook(self) -> None:

@@ -157,7 +157,9 @@ def _describe(err: dict[str, Any]) -> str:
         allowed = err.get("ctx", {}).get("expected", "")
         return f"Setting '{key}' has value {err.get('input')!r}; it must be one of {allowed}."
     msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
-    return f"Setting '{key}' {msg[0].lower() + msg[1:] if msg else 'is invalid'}."
+    msg = msg.replace("Input should be", "must be").replace("Input should", "must")
+    msg = msg.rstrip(".") or "is invalid"
+    return f"Setting '{key}' {msg[0].lower() + msg[1:]} (got {err.get('input')!r})."
 
 
 def load_settings(path: str | Path | None, *, require_token: bool = True) -> Settings:
@@ -173,11 +175,17 @@ def load_settings(path: str | Path | None, *, require_token: bool = True) -> Set
         except FileNotFoundError:
             raise ConfigError([f"The config file '{file_path}' does not exist."]) from None
         except PermissionError:
-            raise ConfigError([f"The config file '{file_path}' cannot be read (permission denied)."]) from None
+            raise ConfigError(
+                [f"The config file '{file_path}' cannot be read (permission denied)."]
+            ) from None
         except IsADirectoryError:
-            raise ConfigError([f"The config path '{file_path}' is a directory, not a file."]) from None
+            raise ConfigError(
+                [f"The config path '{file_path}' is a directory, not a file."]
+            ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"The config file '{file_path}' is not valid TOML: {exc}."]) from None
+            raise ConfigError(
+                [f"The config file '{file_path}' is not valid TOML: {exc}."]
+            ) from None
     _CONFIG_PATH["path"] = file_path
     try:
         settings = Settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 DEFAULT_LOCALE = "en"
@@ -30,7 +30,7 @@ def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(locale: str) -> dict[str, str]:
     """All strings of one language, keyed by dotted name."""
     text = resources.files("bot").joinpath("locales", f"{locale}.toml").read_text("utf-8")

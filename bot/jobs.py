@@ -20,14 +20,15 @@ from bot.midjourney.outcomes import (
     Queued,
     QueueFull,
     Rejected,
-    Submitted,
     SubmitOutcome,
+    Submitted,
     Unavailable,
 )
 from bot.prompts import PromptError, UserDefaults, apply_defaults, validate_prompt
 from bot.requester import Requester
 from bot.tracker import TERMINAL_STATES, Tracker
-from storage.jobs import JobRecord, JobRepository, NewJob
+from storage.jobs import JobRecord, JobRepository
+from storage.records import JobKind, NewJob
 from storage.usage import UsageRepository
 from storage.users import UserSettingsRepository
 
@@ -94,14 +95,27 @@ class JobService:
     async def _defaults(self, who: Requester) -> UserDefaults:
         if who.guild_id is None:
             return UserDefaults()
-        return await self._users.get(who.guild_id, who.user_id)
+        record = await self._users.get(who.guild_id, who.user_id)
+        try:
+            return UserDefaults(
+                version=record.version,
+                aspect=record.aspect,
+                stylize=record.stylize,
+                style_raw=bool(record.style_raw),
+                speed=record.speed if record.speed in ("fast", "relax", "turbo") else None,  # type: ignore[arg-type]
+            )
+        except ValueError:
+            log.warning(
+                "ignoring unusable defaults of user %s in guild %s", who.user_id, who.guild_id
+            )
+            return UserDefaults()
 
     async def _record(
         self,
         who: Requester,
         policy: Policy,
         *,
-        kind: str,
+        kind: JobKind,
         action: str,
         prompt: str,
         parent: JobRecord | None = None,
@@ -180,7 +194,7 @@ class JobService:
             raise UserFacingError("click.unknown_job")
         if not 0 <= index < len(job.buttons):
             raise UserFacingError("click.unknown_button")
-        action = parse_custom_id(str(job.buttons[index].get("customId", "")))
+        action = parse_custom_id(job.buttons[index].custom_id)
         if not accepted_by(action.kind, self._settings.midjourney.backend):
             raise UserFacingError("click.unsupported")
         return job, action
@@ -236,15 +250,16 @@ class JobService:
         last = self._recent_clicks.get(key)
         if last is not None and now - last < DEBOUNCE_SECONDS:
             raise UserFacingError("click.debounced")
-        self._recent_clicks = {k: v for k, v in self._recent_clicks.items() if now - v < DEBOUNCE_SECONDS}
+        self._recent_clicks = {
+            k: v for k, v in self._recent_clicks.items() if now - v < DEBOUNCE_SECONDS
+        }
         self._recent_clicks[key] = now
 
     # ---- the one submit --------------------------------------------------------------------
     async def cancel_plan(self, plan: Plan) -> None:
         """The interaction could not be acknowledged: nothing was sent, give the units back."""
         await self._jobs.complete(
-            plan.job.id, state="cancelled", image_url=None, buttons=[], final_prompt=None,
-            failure="mjbot:job.failure.not_acknowledged",
+            plan.job.id, state="cancelled", failure="mjbot:job.failure.not_acknowledged"
         )
         await self._usage.refund(plan.job.id)
 
@@ -254,12 +269,16 @@ class JobService:
         if isinstance(outcome, NeedsDialog) and (plan.dialog_prompt or plan.dialog_mask):
             await self._jobs.mark_submitted(plan.job.id, outcome.task_id, state="modal")
             outcome = await self._api.modal(
-                outcome.task_id, prompt=plan.dialog_prompt, mask_base64=plan.dialog_mask,
+                outcome.task_id,
+                prompt=plan.dialog_prompt,
+                mask_base64=plan.dialog_mask,
                 notify_hook=self._notify_hook,
             )
         return await self._apply(plan.job, outcome)
 
-    async def submit_dialog(self, who: Requester, job_id: int, prompt: str, mask: str | None) -> JobRecord:
+    async def submit_dialog(
+        self, who: Requester, job_id: int, prompt: str, mask: str | None
+    ) -> JobRecord:
         """Answer a dialog the proxy asked for after a click (remix, new-api)."""
         job = await self._jobs.get(job_id)
         if job is None or job.state != "modal" or job.task_id is None:
@@ -281,11 +300,15 @@ class JobService:
             case Submitted(task_id=task_id) | ExistingTask(task_id=task_id):
                 await self._jobs.mark_submitted(job_id, task_id, state="submitted")
             case Queued(task_id=task_id, position=position):
-                await self._jobs.mark_submitted(job_id, task_id, state="queued", queue_position=position)
+                await self._jobs.mark_submitted(
+                    job_id, task_id, state="queued", queue_position=position
+                )
             case NeedsDialog(task_id=task_id):
                 await self._jobs.mark_submitted(job_id, task_id, state="modal")
             case Unavailable(maybe_sent=True):
-                await self._jobs.mark_unknown(job_id, "mjbot:job.failure.maybe_sent")
+                await self._jobs.complete(
+                    job_id, state="unknown", failure="mjbot:job.failure.maybe_sent"
+                )
                 await self._usage.refund(job_id)
             case QueueFull() | BannedPrompt() | Rejected() | Unavailable():
                 await self._fail(job_id, outcome)
@@ -302,9 +325,7 @@ class JobService:
             reason = f"mjbot:{outcome.message_key}:{outcome.word or ''}"
         elif isinstance(outcome, Rejected) and outcome.description:
             reason = outcome.description
-        await self._jobs.complete(
-            job_id, state="failure", image_url=None, buttons=[], final_prompt=None, failure=reason
-        )
+        await self._jobs.complete(job_id, state="failure", failure=reason)
         await self._usage.refund(job_id)
 
     async def job_finished(self, job: JobRecord) -> None:

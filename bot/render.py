@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.i18n import t
-from bot.midjourney.custom_ids import ButtonAction, ButtonKind, accepted_by, layout_rows, parse_custom_id
+from bot.midjourney.custom_ids import (
+    ButtonAction,
+    ButtonKind,
+    accepted_by,
+    layout_rows,
+    parse_custom_id,
+)
 from bot.prompts import parse_describe_prompts, parse_shorten
 from storage.jobs import JobRecord
 
@@ -20,7 +26,9 @@ CONTENT_LIMIT = 2000
 BAR_CELLS = 10
 PREFIX = "mj1"
 # Kinds our own pick buttons replace (they start a fresh /imagine for the clicker).
-_PICK_KINDS = frozenset({ButtonKind.DESCRIBE_PICK, ButtonKind.DESCRIBE_ALL, ButtonKind.SHORTEN_PICK})
+_PICK_KINDS = frozenset(
+    {ButtonKind.DESCRIBE_PICK, ButtonKind.DESCRIBE_ALL, ButtonKind.SHORTEN_PICK}
+)
 # Shown nowhere: no result message, or nothing a Discord user can act on here.
 _HIDDEN_KINDS = frozenset({ButtonKind.BOOKMARK, ButtonKind.CANCEL_JOB, ButtonKind.UNKNOWN})
 _NUMBER_EMOJI = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣")
@@ -44,7 +52,9 @@ class Rendered:
     @property
     def signature(self) -> str:
         """Equal for renders that would look the same (an unchanged render is not re-sent)."""
-        raw = json.dumps([self.content, self.preview_url, [[b.__dict__ for b in r] for r in self.rows]])
+        raw = json.dumps(
+            [self.content, self.preview_url, [[b.__dict__ for b in r] for r in self.rows]]
+        )
         return hashlib.sha1(raw.encode()).hexdigest()
 
 
@@ -116,7 +126,7 @@ def _status_line(job: JobRecord, locale: str) -> str:
 
 
 def result_actions(job: JobRecord) -> list[ButtonAction]:
-    return [parse_custom_id(str(b.get("customId", ""))) for b in job.buttons]
+    return [parse_custom_id(b.custom_id) for b in job.buttons]
 
 
 def _result_rows(
@@ -165,7 +175,11 @@ def _pick_rows(job: JobRecord, locale: str) -> list[tuple[ButtonSpec, ...]]:
     ]
     if job.kind == "describe" and len(prompts) > 1:
         buttons.append(
-            ButtonSpec(custom_id=pick_button_id(job.id, 0), label=t(locale, "job.button.imagine_all"), emoji="🎉")
+            ButtonSpec(
+                custom_id=pick_button_id(job.id, 0),
+                label=t(locale, "job.button.imagine_all"),
+                emoji="🎉",
+            )
         )
     return [tuple(buttons[:5])] + ([tuple(buttons[5:])] if len(buttons) > 5 else [])
 
@@ -214,6 +228,15 @@ def render_job(
     elif job.state == "in_progress":
         preview = job.preview_url
     elif job.state == "modal":
-        rows = [(ButtonSpec(custom_id=dialog_button_id(job.id), label=t(locale, "job.button.open_dialog"), emoji="✏️", style="primary"),)]
+        rows = [
+            (
+                ButtonSpec(
+                    custom_id=dialog_button_id(job.id),
+                    label=t(locale, "job.button.open_dialog"),
+                    emoji="✏️",
+                    style="primary",
+                ),
+            )
+        ]
     content = _clip("\n".join(p for p in parts if p), CONTENT_LIMIT)
     return Rendered(content=content, preview_url=preview, rows=tuple(rows))

@@ -63,7 +63,9 @@ class Services:
         """Wire the Discord side in and resume every unfinished job (called from setup_hook)."""
         from bot.ui.presenter import JobPresenter
 
-        self.presenter = JobPresenter(bot, self.job_repo, self.settings, self.downloads, clock=self.clock)
+        self.presenter = JobPresenter(
+            bot, self.job_repo, self.settings, self.downloads, clock=self.clock
+        )
         self.tracker.listener = self._job_changed
         if self.hooks is not None:
             await self.hooks.start()
@@ -102,7 +104,7 @@ class Services:
 
 
 async def build_services(settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
-    db = await Database.open(settings.storage.path)
+    db = await Database.open(settings.storage.path, clock=clock)
     mj = settings.midjourney
     api = MidjourneyClient(
         mj.base_url,
@@ -112,9 +114,9 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         timeout=mj.request_timeout_seconds,
     )
     downloads = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-    job_repo = JobRepository(db, clock=clock)
-    guilds = GuildRepository(db, clock=clock)
-    usage = UsageRepository(db, clock=clock)
+    job_repo = JobRepository(db)
+    guilds = GuildRepository(db)
+    usage = UsageRepository(db)
     users = UserSettingsRepository(db)
     gate = Gate(guilds, settings.quota, clock=clock)
     tracker = Tracker(
@@ -216,7 +218,10 @@ async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
         sentences.append(f"The database at '{settings.storage.path}' opens and is up to date.")
     mj = settings.midjourney
     async with MidjourneyClient(
-        mj.base_url, mj.path_prefix, mj.api_key.get_secret_value(), mj.auth_style,
+        mj.base_url,
+        mj.path_prefix,
+        mj.api_key.get_secret_value(),
+        mj.auth_style,
         timeout=min(mj.request_timeout_seconds, 15.0),
     ) as api:
         result = await probe(api)

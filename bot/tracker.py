@@ -12,11 +12,12 @@ from typing import Protocol
 from bot.midjourney.errors import MidjourneyError, NotFoundError
 from bot.midjourney.models import Task
 from storage.jobs import JobRecord, JobRepository
+from storage.records import JobButton, JobState
 
 log = logging.getLogger(__name__)
 
 TERMINAL_STATES = frozenset({"success", "failure", "cancelled", "unknown"})
-_STATUS_TO_STATE = {
+_STATUS_TO_STATE: dict[str, JobState] = {
     "NOT_START": "submitted",
     "SUBMITTED": "submitted",
     "IN_PROGRESS": "in_progress",
@@ -46,7 +47,7 @@ class _Followed:
     deadline: float
 
 
-def state_of(task: Task) -> str | None:
+def state_of(task: Task) -> JobState | None:
     """Our job state for a proxy status; None while the proxy does not know yet."""
     return _STATUS_TO_STATE.get(task.status) if task.status else None
 
@@ -176,12 +177,7 @@ class Tracker:
         if state in TERMINAL_STATES:
             self.unfollow(followed.task_id)
             buttons = [
-                {
-                    "customId": b.custom_id,
-                    "label": b.label or "",
-                    "emoji": b.emoji or "",
-                    "style": b.style,
-                }
+                JobButton(b.custom_id, b.label or "", b.emoji or "", b.style or 2)
                 for b in task.buttons
                 if b.custom_id
             ]

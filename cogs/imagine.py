@@ -22,10 +22,13 @@ class Imagine(commands.Cog):
         self.bot = bot
 
     @app_commands.command(
-        name="imagine", description=_("Create images from a text prompt", key="cmd.imagine.description")
+        name="imagine",
+        description=_("Create images from a text prompt", key="cmd.imagine.description"),
     )
     @app_commands.describe(
-        prompt=_("What to draw, with Midjourney parameters such as --ar 16:9", key="cmd.imagine.prompt"),
+        prompt=_(
+            "What to draw, with Midjourney parameters such as --ar 16:9", key="cmd.imagine.prompt"
+        ),
         image=_("A reference image (optional)", key="cmd.imagine.image"),
     )
     @app_commands.guild_only()

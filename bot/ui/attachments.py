@@ -1,4 +1,4 @@
-"""User-uploaded images: checked by size and content (never by file name) before anything is sent."""
+"""User-uploaded images: checked by size and by content (never by file name) before use."""
 
 from __future__ import annotations
 

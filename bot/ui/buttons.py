@@ -13,14 +13,17 @@ from bot.ui.flows import click_pick, click_result_button
 
 if TYPE_CHECKING:
     from bot.app import MjBot
+    from bot.runtime import Services
 
 
-def _services(interaction: discord.Interaction[Any]) -> Any:
-    client: MjBot = interaction.client  # type: ignore[assignment]
+def _services(interaction: discord.Interaction[Any]) -> Services:
+    client: MjBot = interaction.client
     return client.services
 
 
-class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:b:(?P<job>\d+):(?P<index>\d+)"):
+class ResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:b:(?P<job>\d+):(?P<index>\d+)"
+):
     """U1..U4, V1..V4, 🔄, Upscale, Vary, Zoom, Pan ... of a finished job."""
 
     def __init__(self, job_id: int, index: int) -> None:
@@ -28,19 +31,27 @@ class ResultButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj
         self.job_id, self.index = job_id, index
 
     @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
     ) -> ResultButton:
         return cls(int(match["job"]), int(match["index"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await guarded(
             interaction,
-            lambda: click_result_button(_services(interaction), interaction, self.job_id, self.index),
+            lambda: click_result_button(
+                _services(interaction), interaction, self.job_id, self.index
+            ),
         )
 
 
-class PickButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:p:(?P<job>\d+):(?P<number>\d)"):
+class PickButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:p:(?P<job>\d+):(?P<number>\d)"
+):
     """1️⃣..5️⃣ and 🎉 under a describe or shorten result: imagine that prompt."""
 
     def __init__(self, job_id: int, number: int) -> None:
@@ -48,12 +59,16 @@ class PickButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:
         self.job_id, self.number = job_id, number
 
     @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
     ) -> PickButton:
         return cls(int(match["job"]), int(match["number"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await guarded(
             interaction,
             lambda: click_pick(_services(interaction), interaction, self.job_id, self.number),
@@ -68,12 +83,16 @@ class DialogButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj
         self.job_id = job_id
 
     @classmethod
-    async def from_custom_id(  # type: ignore[override]
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
     ) -> DialogButton:
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         async def body() -> None:
             from bot.ui.dialogs import RemixDialog
 
@@ -83,7 +102,9 @@ class DialogButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj
                 raise UserFacingError("dialog.gone")
             if job.requester_id != interaction.user.id:
                 raise UserFacingError("dialog.not_yours")
-            await interaction.response.send_modal(RemixDialog(services, job, locale_of(interaction)))
+            await interaction.response.send_modal(
+                RemixDialog(services, job, locale_of(interaction))
+            )
 
         await guarded(interaction, body)
 

@@ -64,7 +64,7 @@ class ZoomDialog(discord.ui.Modal):
         self.add_item(self.prompt)
         self.add_item(self.zoom)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async def body() -> None:
             try:
                 zoom = float(self.zoom.value.replace(",", "."))
@@ -73,7 +73,9 @@ class ZoomDialog(discord.ui.Modal):
                 raise UserFacingError("dialog.zoom.invalid") from None
             except PromptError as exc:
                 raise UserFacingError(exc.key, **exc.params) from None
-            await submit_dialog_click(self.services, interaction, self.parent, self.index, text, None)
+            await submit_dialog_click(
+                self.services, interaction, self.parent, self.index, text, None
+            )
 
         await guarded(interaction, body)
 
@@ -98,10 +100,12 @@ class RegionDialog(discord.ui.Modal):
             max_length=4000,
             custom_id="prompt",
         )
-        self.add_item(discord.ui.Label(text=t(locale, "dialog.region.pick")[:45], component=self.region))
+        self.add_item(
+            discord.ui.Label(text=t(locale, "dialog.region.pick")[:45], component=self.region)
+        )
         self.add_item(discord.ui.Label(text=t(locale, "dialog.prompt")[:45], component=self.prompt))
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async def body() -> None:
             preset = self.region.values[0] if self.region.values else ""
             if preset not in REGION_PRESETS:
@@ -109,7 +113,9 @@ class RegionDialog(discord.ui.Modal):
             width, height = mask_size(self.parent.final_prompt or self.parent.prompt)
             mask = mask_data_url(preset, width, height)
             text = self.prompt.value.strip() or None
-            await submit_dialog_click(self.services, interaction, self.parent, self.index, text, mask)
+            await submit_dialog_click(
+                self.services, interaction, self.parent, self.index, text, mask
+            )
 
         await guarded(interaction, body)
 
@@ -130,7 +136,7 @@ class RemixDialog(discord.ui.Modal):
         )
         self.add_item(self.prompt)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async def body() -> None:
             await interaction.response.defer()
             who = requester_of(interaction)

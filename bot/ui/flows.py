@@ -49,7 +49,9 @@ async def click_result_button(
     if services.jobs.is_dialog_button(action):
         from bot.ui.dialogs import dialog_for_button
 
-        await interaction.response.send_modal(dialog_for_button(services, parent, index, action, who.locale))
+        await interaction.response.send_modal(
+            dialog_for_button(services, parent, index, action, who.locale)
+        )
         return
     await interaction.response.defer()
     result = await services.jobs.plan_click(who, job_id, index)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import discord
 import httpx
 
-from bot.i18n import t
 from bot.images import ImageError, download_image, fit_to_size_async
 from bot.render import ButtonSpec, Rendered, render_job
 from bot.tracker import TERMINAL_STATES
@@ -24,9 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOKEN_LIFETIME = 15 * 60
-# Stop using an interaction token a little before Discord does.
-TOKEN_MARGIN = 60
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 _STYLES = {
     "primary": discord.ButtonStyle.primary,
@@ -98,37 +94,26 @@ class JobPresenter:
     async def render(self, job: JobRecord) -> Rendered:
         used = await self._jobs.used_buttons(job.id)
         return render_job(
-            job, locale=job.locale or "en", backend=self._settings.midjourney.backend, used=sorted(used)
+            job,
+            locale=job.locale or "en",
+            backend=self._settings.midjourney.backend,
+            used=sorted(used),
         )
 
-    # ---- first messages --------------------------------------------------------------------
-    async def show_in_response(self, interaction: discord.Interaction[Any], job: JobRecord) -> None:
-        """Turn the deferred response of a command into the job message."""
-        rendered = await self.render(job)
-        message = await interaction.edit_original_response(**message_kwargs(rendered))
-        created = interaction.created_at.timestamp()
-        await self._jobs.add_message(
-            message_id=message.id,
-            job_id=job.id,
-            channel_id=interaction.channel_id or message.channel.id,
-            guild_id=interaction.guild_id,
-            interaction_token=interaction.token,
-            token_expires_at=created + TOKEN_LIFETIME,
-        )
-        self._remember(job.id, rendered)
-
+    # ---- messages ---------------------------------------------------------------------------
     async def post_reply(self, job: JobRecord, reply_to: int | None) -> discord.Message:
         """Post a job message in the job's channel (a reply to the parent's message)."""
         rendered = await self.render(job)
         channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        reference = None
+        kwargs = message_kwargs(rendered)
+        if kwargs["view"] is None:
+            del kwargs["view"]
         if reply_to is not None:
-            reference = discord.MessageReference(
+            kwargs["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
             )
-        kwargs = message_kwargs(rendered)
-        kwargs.pop("view") if kwargs["view"] is None else None
-        message = await channel.send(reference=reference, mention_author=False, **kwargs)
+            kwargs["mention_author"] = False
+        message = await channel.send(**kwargs)
         await self._jobs.add_message(
             message_id=message.id,
             job_id=job.id,
@@ -204,7 +189,8 @@ class JobPresenter:
             if upload is not None:
                 kwargs["attachments"] = [upload]
                 kwargs["content"] = render_job(
-                    _with_attachment(job), locale=job.locale or "en",
+                    _with_attachment(job),
+                    locale=job.locale or "en",
                     backend=self._settings.midjourney.backend,
                     used=sorted(await self._jobs.used_buttons(job.id)),
                 ).content
@@ -243,20 +229,9 @@ class JobPresenter:
         guild = self._client.get_guild(guild_id) if guild_id else None
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
 
-    async def _edit(self, record: MessageRecord, kwargs: dict[str, Any]) -> discord.Message | None:
-        """Edit with the interaction token while it lives, then through the channel."""
-        if kwargs.get("view") is None:
-            kwargs["view"] = None
-        token = record.interaction_token
-        app_id = self._client.application_id
-        if token and app_id and (record.token_expires_at or 0) - TOKEN_MARGIN > self._clock():
-            webhook = discord.Webhook.partial(app_id, token, client=self._client)
-            try:
-                return await webhook.edit_message(record.message_id, **kwargs)
-            except (discord.NotFound, discord.Forbidden, discord.HTTPException) as exc:
-                if getattr(exc, "status", 0) >= 500:
-                    raise
-                log.info("message %s: token edit refused (%s); using the channel", record.message_id, exc)
+    async def _edit(self, record: MessageRecord, kwargs: dict[str, Any]) -> discord.Message:
+        """Job messages are the bot's own channel messages: edited with the bot token, so the
+        15-minute life of an interaction token never matters to a long job."""
         channel = self._client.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
         return await channel.get_partial_message(record.message_id).edit(**kwargs)
 
@@ -276,7 +251,3 @@ def _with_attachment(job: JobRecord) -> JobRecord:
     from dataclasses import replace
 
     return replace(job, attachment_url="uploading")
-
-
-def notice(locale: str, key: str, **params: object) -> str:
-    return t(locale, key, **params)

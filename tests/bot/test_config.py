@@ -1,0 +1,99 @@
+"""Configuration: TOML plus environment, refused with one plain sentence per problem."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+GOOD = """
+[discord]
+token = "file-token"
+guild_ids = [123]
+[midjourney]
+base_url = "http://127.0.0.1:8787/"
+path_prefix = "v1/mj/"
+auth_style = "mj-api-secret"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MJBOT_DISCORD__TOKEN", "MJBOT_MIDJOURNEY__API_KEY", "MJBOT_MIDJOURNEY__BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_good_file_is_normalised(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.discord.token.get_secret_value() == "file-token"
+    assert settings.discord.guild_ids == [123]
+    assert settings.midjourney.base_url == "http://127.0.0.1:8787"
+    assert settings.midjourney.path_prefix == "/v1/mj"
+    assert settings.midjourney.auth_style == "mj-api-secret"
+    assert settings.midjourney.poll_interval_seconds == 3.0
+
+
+def test_environment_overrides_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MJBOT_DISCORD__TOKEN", "env-token")
+    monkeypatch.setenv("MJBOT_MIDJOURNEY__API_KEY", "env-key")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert settings.discord.token.get_secret_value() == "env-token"
+    assert settings.midjourney.api_key.get_secret_value() == "env-key"
+    assert "env-key" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        ('token = "file-token"', "discord.token"),
+        ('auth_style = "mj-api-secret"', "midjourney.auth_style"),
+        ('base_url = "http://127.0.0.1:8787/"', "midjourney.base_url"),
+        ("guild_ids = [123]", "midjourney.poll_interval_seconds"),
+        ("guild_ids = [123]", "discord.colour"),
+    ],
+)
+def test_each_problem_names_its_key(tmp_path: Path, patch: str, expected: str) -> None:
+    replacement = {
+        "discord.token": 'token = ""',
+        "midjourney.auth_style": 'auth_style = "basic"',
+        "midjourney.base_url": 'base_url = "ftp://example.com"',
+        "midjourney.poll_interval_seconds": "guild_ids = [123]\n",
+        "discord.colour": 'guild_ids = [123]\ncolour = "red"',
+    }[expected]
+    text = GOOD.replace(patch, replacement)
+    if expected == "midjourney.poll_interval_seconds":
+        text += "poll_interval_seconds = -1\n"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    assert len(caught.value.problems) == 1
+    assert expected in caught.value.problems[0]
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[discord\n"))
+
+
+def test_example_config_documents_every_key() -> None:
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    text = example.read_text(encoding="utf-8")
+    data = tomllib.loads(text)
+    for section, model in Settings.model_fields.items():
+        annotation = model.annotation
+        if not hasattr(annotation, "model_fields"):
+            assert section in data, section
+            continue
+        assert section in data, f"[{section}] missing from config.example.toml"
+        for key in annotation.model_fields:
+            assert key in data[section], f"{section}.{key} missing from config.example.toml"
