@@ -19,9 +19,6 @@ log = logging.getLogger(__name__)
 EXTENSIONS = (
     "cogs.imagine",
     "cogs.buttons",
-    "cogs.tools",
-    "cogs.personal",
-    "cogs.admin",
 )
 
 

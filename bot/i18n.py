@@ -32,9 +32,13 @@ def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
 
 @cache
 def catalogue(locale: str) -> dict[str, str]:
-    """All strings of one language, keyed by dotted name."""
-    text = resources.files("bot").joinpath("locales", f"{locale}.toml").read_text("utf-8")
-    return _flatten(tomllib.loads(text))
+    """All strings of one language, keyed by dotted name (one TOML file per feature area)."""
+    folder = resources.files("bot").joinpath("locales", locale)
+    merged: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            merged.update(_flatten(tomllib.loads(entry.read_text("utf-8"))))
+    return merged
 
 
 def resolve_locale(*candidates: str | None) -> str:
