@@ -41,9 +41,9 @@ def is_public_bot_message(fake: FakeDiscord, message: dict[str, Any]) -> bool:
 async def wait_job_message(fake: FakeDiscord, text: str, *, after: int = 0) -> dict[str, Any]:
     """The first public job message of the bot that contains `text` (newer than `after`)."""
     return await fake.wait_message(
-        lambda m: int(m["id"]) > after
-        and is_public_bot_message(fake, m)
-        and text in m.get("content", "")
+        lambda m: (
+            int(m["id"]) > after and is_public_bot_message(fake, m) and text in m.get("content", "")
+        )
     )
 
 
@@ -79,6 +79,8 @@ async def click(
 async def reply_to(fake: FakeDiscord, parent_id: int) -> dict[str, Any]:
     """The job message the bot posted as a reply to `parent_id`."""
     return await fake.wait_message(
-        lambda m: is_public_bot_message(fake, m)
-        and str((m.get("message_reference") or {}).get("message_id")) == str(parent_id)
+        lambda m: (
+            is_public_bot_message(fake, m)
+            and str((m.get("message_reference") or {}).get("message_id")) == str(parent_id)
+        )
     )

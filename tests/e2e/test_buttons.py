@@ -22,7 +22,9 @@ def action_bodies(sim: Simulator) -> list[dict[str, object]]:
     return [r.json for r in sim.requests if r.path.endswith("/submit/action")]
 
 
-async def test_upscale_then_hd_upscale(fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot) -> None:
+async def test_upscale_then_hd_upscale(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
     await mjbot()
     grid = await imagine_grid(fake_discord, sim, "a red fox")
     handle = await click(fake_discord, grid, "U2")
@@ -106,4 +108,6 @@ async def test_reroll_and_variation_give_new_grids(
     variation = await reply_to(fake_discord, int(final["id"]))
     await finish(fake_discord, sim, int(variation["id"]))
     ids = [str(b["customId"]) for b in action_bodies(sim)]
-    assert ids[0].startswith("MJ::JOB::reroll::0::") and ids[1].startswith("MJ::JOB::variation::1::")
+    assert ids[0].startswith("MJ::JOB::reroll::0::") and ids[1].startswith(
+        "MJ::JOB::variation::1::"
+    )

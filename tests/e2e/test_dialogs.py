@@ -34,7 +34,9 @@ async def test_custom_zoom_through_its_modal(
     assert handle.response_type == 9  # the modal is the first answer to the click
     assert bodies(sim, "/submit/action") == bodies(sim, "/submit/action")[:1]  # U1 only so far
 
-    submit = await fake_discord.submit_modal(handle, {"prompt": "a quiet harbour at dusk", "zoom": "1.5"})
+    submit = await fake_discord.submit_modal(
+        handle, {"prompt": "a quiet harbour at dusk", "zoom": "1.5"}
+    )
     await submit.wait_response()
     child = await reply_to(fake_discord, int(image["id"]))
     [*_, zoom_action] = bodies(sim, "/submit/action")
@@ -66,7 +68,9 @@ async def test_vary_region_sends_a_mask_of_the_chosen_region(
     image = await upscaled(fake_discord, sim, "a cat on a sofa --ar 2:1")
     handle = await click(fake_discord, image, "Vary (Region)")
     assert handle.response_type == 9
-    submit = await fake_discord.submit_modal(handle, {"region": ["left"], "prompt": "a dog on a sofa"})
+    submit = await fake_discord.submit_modal(
+        handle, {"region": ["left"], "prompt": "a dog on a sofa"}
+    )
     await submit.wait_response()
     child = await reply_to(fake_discord, int(image["id"]))
     [modal] = bodies(sim, "/submit/modal")
@@ -108,7 +112,9 @@ async def test_remix_dialog_asked_after_the_click(
         await remix.stop()
 
 
-async def test_new_api_window_confirm_is_a_dialog(fake_discord: FakeDiscord, mjbot: StartBot) -> None:
+async def test_new_api_window_confirm_is_a_dialog(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
     relay = Simulator("new-api", api_key=KEY, clock=ManualClock(), seconds_per_job=10.0, remix=True)
     await relay.start()
     try:

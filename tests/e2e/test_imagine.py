@@ -21,7 +21,9 @@ def labels(message: dict[str, Any]) -> list[str]:
     ]
 
 
-async def test_imagine_to_final_image(fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot) -> None:
+async def test_imagine_to_final_image(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
     await mjbot()
     handle = await fake_discord.slash("imagine", {"prompt": "a red fox in snow"})
     response = await handle.wait_response()

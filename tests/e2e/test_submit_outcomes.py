@@ -21,8 +21,12 @@ async def private_answer(handle: Interaction, text: str) -> str:
     return str(original["content"])
 
 
-async def test_queued_job_shows_its_position_then_runs(fake_discord: FakeDiscord, mjbot: StartBot) -> None:
-    busy = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10.0, max_concurrent=1)
+async def test_queued_job_shows_its_position_then_runs(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
+    busy = Simulator(
+        "plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10.0, max_concurrent=1
+    )
     await busy.start()
     try:
         await mjbot(busy)
@@ -37,9 +41,16 @@ async def test_queued_job_shows_its_position_then_runs(fake_discord: FakeDiscord
         await busy.stop()
 
 
-async def test_queue_full_is_explained_privately(fake_discord: FakeDiscord, mjbot: StartBot) -> None:
+async def test_queue_full_is_explained_privately(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
     full = Simulator(
-        "plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10.0, max_concurrent=1, queue_limit=0
+        "plus",
+        api_key=KEY,
+        clock=ManualClock(),
+        seconds_per_job=10.0,
+        max_concurrent=1,
+        queue_limit=0,
     )
     await full.start()
     try:
@@ -49,7 +60,11 @@ async def test_queue_full_is_explained_privately(fake_discord: FakeDiscord, mjbo
         handle = await imagine(fake_discord, "one too many")
         text = await private_answer(handle, "could not start")
         assert "queue is full" in text
-        assert not [m for m in fake_discord.messages.values() if "one too many" in m.get("content", "") and not m.get("flags", 0) & 64]
+        assert not [
+            m
+            for m in fake_discord.messages.values()
+            if "one too many" in m.get("content", "") and not m.get("flags", 0) & 64
+        ]
     finally:
         await full.stop()
 
@@ -89,7 +104,9 @@ async def test_garbage_answer_is_a_clear_message(
     assert sim.count("/submit/imagine") == 1
 
 
-async def test_unreachable_proxy_is_a_clear_message(fake_discord: FakeDiscord, mjbot: StartBot) -> None:
+async def test_unreachable_proxy_is_a_clear_message(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
     gone = Simulator("plus", api_key=KEY, clock=ManualClock())
     await gone.start()
     await gone.stop()  # its port now refuses connections
