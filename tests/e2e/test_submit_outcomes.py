@@ -1,4 +1,4 @@
-"""What the member sees for each answer of the proxy: queued, queue full, banned, errors, timeouts."""
+"""What a member sees for each proxy answer: queued, queue full, banned, errors, timeouts."""
 
 from __future__ import annotations
 
