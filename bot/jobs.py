@@ -12,7 +12,7 @@ from bot.access import Gate, Limits, Policy
 from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.midjourney.client import MidjourneyClient
-from bot.midjourney.custom_ids import ButtonAction, ButtonKind, accepted_by, parse_custom_id
+from bot.midjourney.custom_ids import ButtonAction, accepted_by, parse_custom_id
 from bot.midjourney.outcomes import (
     BannedPrompt,
     ExistingTask,
@@ -27,7 +27,7 @@ from bot.midjourney.outcomes import (
 from bot.prompts import PromptError, UserDefaults, apply_defaults, validate_prompt
 from bot.requester import Requester
 from bot.tracker import TERMINAL_STATES, Tracker
-from storage.jobs import JobRecord, JobRepository
+from storage.jobs import JobRecord, JobRepository, TaskAlreadyTracked
 from storage.records import JobKind, NewJob
 from storage.usage import UsageRepository
 from storage.users import UserSettingsRepository
@@ -297,7 +297,9 @@ class JobService:
     async def _apply(self, job: JobRecord, outcome: SubmitOutcome) -> JobRecord:
         job_id = job.id
         match outcome:
-            case Submitted(task_id=task_id) | ExistingTask(task_id=task_id):
+            case ExistingTask(task_id=task_id):
+                await self._adopt_existing(job_id, task_id)
+            case Submitted(task_id=task_id):
                 await self._jobs.mark_submitted(job_id, task_id, state="submitted")
             case Queued(task_id=task_id, position=position):
                 await self._jobs.mark_submitted(
@@ -317,7 +319,19 @@ class JobService:
         assert record is not None
         if record.task_id and record.state not in TERMINAL_STATES:
             self._tracker.follow(record)
+        elif record.state in TERMINAL_STATES and self.on_finished is not None:
+            await self.on_finished(record)  # refused at submit: still reported (audit log)
         return record
+
+    async def _adopt_existing(self, job_id: int, task_id: str) -> None:
+        """Old proxies answer a repeated upscale with the task that already did it (code 21)."""
+        try:
+            await self._jobs.mark_submitted(job_id, task_id, state="submitted")
+        except TaskAlreadyTracked:
+            await self._jobs.complete(
+                job_id, state="cancelled", failure="mjbot:click.already_running"
+            )
+            await self._usage.refund(job_id)
 
     async def _fail(self, job_id: int, outcome: SubmitOutcome) -> None:
         reason = f"mjbot:{outcome.message_key}"
@@ -336,7 +350,8 @@ class JobService:
             await self.on_finished(job)
 
     def is_dialog_button(self, action: ButtonAction) -> bool:
-        return action.kind in (ButtonKind.CUSTOM_ZOOM, ButtonKind.VARY_REGION)
+        """Buttons that always need input: the modal must be the first answer to the click."""
+        return action.needs_user_input
 
 
 def _num(value: float) -> str:

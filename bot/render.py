@@ -223,7 +223,7 @@ def render_job(
         if job.kind in ("describe", "shorten"):
             parts.append(_pick_content(job, locale))
         rows = _result_rows(job, locale, backend, frozenset(used))
-        if job.attachment_url is None and job.image_url and job.kind not in ("describe", "shorten"):
+        if not job.attachment_url and job.image_url and job.kind not in ("describe", "shorten"):
             parts.append(t(locale, "job.image_link", url=job.image_url))
     elif job.state == "in_progress":
         preview = job.preview_url

@@ -49,13 +49,12 @@ _DIALOG_KINDS = frozenset(
 )
 # These need input only the user can give (a zoom factor, a region), so the bot asks first.
 _USER_INPUT_KINDS = frozenset({ButtonKind.CUSTOM_ZOOM, ButtonKind.VARY_REGION})
+# Zoom Out and Make Square paint new surroundings every time, like a variation: repeatable.
 _IDEMPOTENT_KINDS = frozenset(
     {
         ButtonKind.UPSCALE,
         ButtonKind.UPSCALE_HD,
         ButtonKind.VIDEO_UPSCALE,
-        ButtonKind.ZOOM_OUT,
-        ButtonKind.MAKE_SQUARE,
         ButtonKind.BOOKMARK,
     }
 )

@@ -7,12 +7,13 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
 import httpx
 
+from bot.i18n import t
 from bot.images import ImageError, download_image, fit_to_size_async
 from bot.render import ButtonSpec, Rendered, render_job
 from bot.tracker import TERMINAL_STATES
@@ -177,6 +178,7 @@ class JobPresenter:
     async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
         messages = await self._jobs.messages_for_job(job.id)
         if not messages:
+            # Recorded and submitted, but the process stopped before its message was posted.
             await self.post_reply(job, reply_to=await self._parent_message(job))
             messages = await self._jobs.messages_for_job(job.id)
         rendered = await self.render(job)
@@ -185,23 +187,32 @@ class JobPresenter:
             return
         kwargs = message_kwargs(rendered)
         if needs_upload:
-            upload = await self._final_image(job)
-            if upload is not None:
-                kwargs["attachments"] = [upload]
-                kwargs["content"] = render_job(
-                    _with_attachment(job),
-                    locale=job.locale or "en",
-                    backend=self._settings.midjourney.backend,
-                    used=sorted(await self._jobs.used_buttons(job.id)),
-                ).content
-        primary = messages[0]
-        edited = await self._edit(primary, kwargs)
+            kwargs.update(await self._final_kwargs(job))
+        edited = await self._edit(messages[0], kwargs)
         self.edits += 1
         state.last_signature = rendered.signature
         state.last_edit = self._clock()
         if needs_upload:
-            url = edited.attachments[0].url if edited is not None and edited.attachments else ""
+            # "" records that the upload was tried and failed: the message keeps the link.
+            url = edited.attachments[0].url if edited.attachments else ""
             await self._jobs.set_attachment(job.id, url)
+
+    async def _final_kwargs(self, job: JobRecord) -> dict[str, Any]:
+        """The attachment and the content that goes with it, or nothing if the download failed."""
+        upload = await self._final_image(job)
+        if upload is None:
+            return {}
+        file, reencoded = upload
+        locale = job.locale or "en"
+        content = render_job(
+            replace(job, attachment_url="uploading"),
+            locale=locale,
+            backend=self._settings.midjourney.backend,
+            used=sorted(await self._jobs.used_buttons(job.id)),
+        ).content
+        if reencoded and job.image_url:
+            content += "\n" + t(locale, "job.original_link", url=job.image_url)
+        return {"attachments": [file], "content": content[:2000]}
 
     async def _parent_message(self, job: JobRecord) -> int | None:
         if job.parent_job_id is None:
@@ -209,7 +220,7 @@ class JobPresenter:
         parents = await self._jobs.messages_for_job(job.parent_job_id)
         return parents[0].message_id if parents else None
 
-    async def _final_image(self, job: JobRecord) -> discord.File | None:
+    async def _final_image(self, job: JobRecord) -> tuple[discord.File, bool] | None:
         assert job.image_url is not None
         limit = self._upload_limit(job.guild_id)
         try:
@@ -223,7 +234,11 @@ class JobPresenter:
         except ImageError as exc:
             log.warning("job %s: the final image could not be downloaded: %s", job.id, exc)
             return None
-        return discord.File(io.BytesIO(data), filename=f"mjbot_{job.task_id or job.id}.{ext}")
+        reencoded = data != image.data
+        if reencoded:
+            log.info("job %s: image re-encoded to fit the upload limit of %d bytes", job.id, limit)
+        file = discord.File(io.BytesIO(data), filename=f"mjbot_{job.task_id or job.id}.{ext}")
+        return file, reencoded
 
     def _upload_limit(self, guild_id: int | None) -> int:
         guild = self._client.get_guild(guild_id) if guild_id else None
@@ -245,9 +260,3 @@ class JobPresenter:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _with_attachment(job: JobRecord) -> JobRecord:
-    from dataclasses import replace
-
-    return replace(job, attachment_url="uploading")

@@ -224,11 +224,11 @@ def test_idempotent_and_repeatable() -> None:
     idempotent = [
         f"MJ::JOB::upsample::1::{H}",
         f"MJ::JOB::upsample_v6_2x_subtle::1::{H}::SOLO",
-        f"MJ::Outpaint::50::1::{H}::SOLO",
-        f"MJ::Outpaint::100::1::{H}::SOLO",
         f"MJ::JOB::video_virtual_upscale::1::{H}",
     ]
     repeatable = [
+        f"MJ::Outpaint::50::1::{H}::SOLO",
+        f"MJ::Outpaint::100::1::{H}::SOLO",
         f"MJ::JOB::variation::1::{H}",
         f"MJ::JOB::reroll::0::{H}::SOLO",
         f"MJ::JOB::low_variation::1::{H}::SOLO",
