@@ -80,7 +80,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.runtime import check_setup
 
-    configure_logging("WARNING", _secrets(settings))
+    # The sentences say what went wrong; the client's retry warnings would only repeat it.
+    configure_logging("ERROR", _secrets(settings))
     ok, sentences = asyncio.run(check_setup(settings))
     for sentence in sentences:
         print(sentence)

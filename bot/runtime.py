@@ -20,8 +20,9 @@ from bot.access import Gate
 from bot.config import Settings
 from bot.jobs import JobService
 from bot.midjourney.client import MidjourneyClient
+from bot.moderation import ModerationService
 from bot.tracker import Tracker
-from storage.db import Database
+from storage.db import Database, StorageError
 from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
 from storage.usage import UsageRepository
@@ -29,10 +30,14 @@ from storage.users import UserSettingsRepository
 
 if TYPE_CHECKING:
     from bot.app import MjBot
+    from bot.ui.audit import AuditPoster
     from bot.ui.presenter import JobPresenter
     from bot.webhook import HookReceiver
 
 log = logging.getLogger(__name__)
+
+# How long a shutdown waits for interactions already being handled.
+DRAIN_SECONDS = 10.0
 
 
 @dataclass
@@ -50,8 +55,10 @@ class Services:
     gate: Gate
     tracker: Tracker
     jobs: JobService
+    moderation: ModerationService
     clock: Callable[[], float] = time.time
     presenter: JobPresenter = field(init=False)
+    audit: AuditPoster = field(init=False)
     hooks: HookReceiver | None = None
     _closed: bool = False
 
@@ -61,11 +68,16 @@ class Services:
 
     async def start(self, bot: MjBot) -> None:
         """Wire the Discord side in and resume every unfinished job (called from setup_hook)."""
+        from bot.ui.audit import AuditPoster
         from bot.ui.presenter import JobPresenter
 
         self.presenter = JobPresenter(
             bot, self.job_repo, self.settings, self.downloads, clock=self.clock
         )
+        self.audit = AuditPoster(bot, self.gate, self.job_repo)
+        self.jobs.on_finished = self.audit.job_finished
+        self.moderation.on_change = self.audit.change
+        self.moderation.on_job_cancelled = self._job_changed
         self.tracker.listener = self._job_changed
         if self.hooks is not None:
             await self.hooks.start()
@@ -98,6 +110,9 @@ class Services:
         presenter = getattr(self, "presenter", None)
         if presenter is not None:
             await presenter.close()
+        audit = getattr(self, "audit", None)
+        if audit is not None:
+            await audit.close()
         await self.api.aclose()
         await self.downloads.aclose()
         await self.db.close()
@@ -138,6 +153,9 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     jobs = JobService(
         api, job_repo, usage, users, gate, tracker, settings, notify_hook=notify_hook, clock=clock
     )
+    moderation = ModerationService(
+        guilds, usage, job_repo, gate, tracker, api, settings.quota, clock=clock
+    )
     return Services(
         settings=settings,
         db=db,
@@ -150,6 +168,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         gate=gate,
         tracker=tracker,
         jobs=jobs,
+        moderation=moderation,
         clock=clock,
         hooks=hooks,
     )
@@ -166,14 +185,20 @@ async def run_bot(
     stop: asyncio.Event,
     *,
     guild_ready_timeout: float = 2.0,
+    drain_timeout: float = DRAIN_SECONDS,
     ready: Callable[[MjBot], None] | None = None,
 ) -> int:
     """Log in, serve until `stop` is set or the connection dies, close everything; exit code."""
     from bot.app import MjBot
 
     point_discord_at(settings)
-    services = await build_services(settings)
+    try:
+        services = await build_services(settings)
+    except (StorageError, OSError) as exc:
+        log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
+        return 1
     bot = MjBot(services, guild_ready_timeout=guild_ready_timeout)
+    connection: asyncio.Task[None] | None = None
     try:
         try:
             await bot.login(settings.discord.token.get_secret_value())
@@ -189,17 +214,54 @@ async def run_bot(
         stopper = asyncio.create_task(stop.wait(), name="mjbot-stop")
         done, _ = await asyncio.wait({connection, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
+        await asyncio.gather(stopper, return_exceptions=True)
         if connection in done and connection.exception() is not None:
             log.error("the Discord connection ended: %s", connection.exception())
             return 1
         log.info("shutting down")
         return 0
     finally:
-        await bot.close()
-        await services.stop()
-        if "connection" in locals():
+        if connection is not None:
+            # Stop reading the gateway first: no new interaction starts from here on.
             connection.cancel()
             await asyncio.gather(connection, return_exceptions=True)
+        await _drain_interactions(drain_timeout)
+        await bot.close()
+        await services.stop()
+
+
+# Task names discord.py gives the handlers of one interaction or event.
+_HANDLER_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+    "discord.py: ",
+)
+
+
+async def _drain_interactions(grace: float) -> None:
+    """Let handlers already running finish (bounded) before the database and clients close.
+
+    A handler cut short between posting a job message and recording it in SQLite would leave a
+    message whose buttons find no job; one still waiting on its submit after `grace` is
+    cancelled, and the next start-up reconciles its job (never resent).
+    """
+    current = asyncio.current_task()
+    running = {
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and not task.done() and task.get_name().startswith(_HANDLER_TASKS)
+    }
+    if not running:
+        return
+    log.info("waiting up to %g s for %d interactions to finish", grace, len(running))
+    _, late = await asyncio.wait(running, timeout=grace)
+    for task in late:
+        task.cancel()
+    if late:
+        log.warning("%d interactions did not finish in time and were cancelled", len(late))
+        await asyncio.gather(*late, return_exceptions=True)
 
 
 async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
