@@ -80,6 +80,11 @@ class Tracker:
         self.polls = 0
 
     @property
+    def consecutive_failures(self) -> int:
+        """Failed poll cycles in a row; each one doubles the wait (capped)."""
+        return self._failures
+
+    @property
     def followed_task_ids(self) -> list[str]:
         return list(self._followed)
 

@@ -1,0 +1,131 @@
+"""Job -> message rendering: pure, so tested without Discord."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.render import progress_bar, render_job
+from storage.records import JobButton, JobRecord
+
+H = "0ddb91a0-af46-4ae9-8e8e-c271074eb6e6"
+GRID = tuple(
+    JobButton(cid)
+    for cid in [
+        *(f"MJ::JOB::upsample::{i}::{H}" for i in range(1, 5)),
+        f"MJ::JOB::reroll::0::{H}::SOLO",
+        *(f"MJ::JOB::variation::{i}::{H}" for i in range(1, 5)),
+    ]
+)
+
+
+def job(**fields: object) -> JobRecord:
+    base = JobRecord(
+        id=7,
+        task_id="1748339029401828",
+        parent_job_id=None,
+        guild_id=1,
+        channel_id=2,
+        requester_id=3,
+        kind="imagine",
+        action="imagine",
+        custom_id=None,
+        button_index=None,
+        prompt="a red fox",
+        final_prompt=None,
+        state="submitted",
+        progress=None,
+        status_text=None,
+        queue_position=None,
+        preview_url=None,
+        image_url=None,
+        attachment_url=None,
+        buttons=(),
+        failure=None,
+        units=1.0,
+        charged_at=None,
+        locale="en",
+        created_at=0.0,
+        submitted_at=None,
+        started_at=None,
+        finished_at=None,
+        deadline_at=None,
+        updated_at=0.0,
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def names(rows: tuple[tuple[object, ...], ...]) -> list[list[str]]:
+    return [[getattr(b, "label", None) or getattr(b, "emoji", "") for b in row] for row in rows]
+
+
+def test_progress_bar() -> None:
+    assert progress_bar(0) == "▱" * 10
+    assert progress_bar(31) == "▰▰▰▱▱▱▱▱▱▱"
+    assert progress_bar(100) == "▰" * 10
+    assert progress_bar(250) == "▰" * 10
+
+
+def test_states_render_their_status() -> None:
+    assert "Waiting to start" in render_job(job(), locale="en", backend="plus").content
+    queued = render_job(job(state="queued", queue_position=3), locale="en", backend="plus")
+    assert "3 ahead" in queued.content
+    running = render_job(
+        job(state="in_progress", progress=40, preview_url="http://p/x.webp"),
+        locale="en",
+        backend="plus",
+    )
+    assert (
+        "40%" in running.content and running.preview_url == "http://p/x.webp" and not running.rows
+    )
+    text = render_job(
+        job(state="in_progress", status_text="Waiting to start"), locale="en", backend="plus"
+    )
+    assert "Waiting to start" in text.content
+
+
+def test_failures_render_our_keys_and_the_proxy_text() -> None:
+    banned = render_job(
+        job(state="failure", failure="mjbot:submit.banned_prompt:nude"), locale="en", backend="plus"
+    )
+    assert "nude" in banned.content and "mjbot:" not in banned.content
+    proxy = render_job(job(state="failure", failure="任务超时"), locale="en", backend="plus")
+    assert "任务超时" in proxy.content
+    assert not proxy.rows
+
+
+def test_grid_buttons_in_midjourney_rows_with_used_marks() -> None:
+    done = job(state="success", buttons=GRID, image_url="http://i/x.png", attachment_url="http://a")
+    rendered = render_job(done, locale="en", backend="plus", used=[1])
+    assert names(rendered.rows) == [["U1", "U2", "U3", "U4", "🔄"], ["V1", "V2", "V3", "V4"]]
+    assert rendered.rows[0][1].style == "primary" and rendered.rows[0][0].style == "secondary"
+    assert rendered.rows[0][1].custom_id == "mj1:b:7:1"
+    assert all(len(b.custom_id) <= 100 for row in rendered.rows for b in row)
+
+
+def test_backend_rejected_buttons_are_hidden() -> None:
+    buttons = (
+        JobButton("MJ::Job::PicReader::1"),
+        JobButton("MJ::Picread::Retry"),
+        JobButton(f"MJ::BOOKMARK::{H}"),
+    )
+    describe = job(
+        kind="describe",
+        action="describe",
+        state="success",
+        buttons=buttons,
+        final_prompt="1️⃣ a cat\n\n2️⃣ a dog\n\n3️⃣ a bird\n\n4️⃣ a fish",
+    )
+    plus = render_job(describe, locale="en", backend="plus")
+    relay = render_job(describe, locale="en", backend="new-api")
+    assert "2️⃣ a dog" in plus.content
+    plus_ids = [b.custom_id for row in plus.rows for b in row]
+    relay_ids = [b.custom_id for row in relay.rows for b in row]
+    assert "mj1:p:7:1" in plus_ids and "mj1:p:7:0" in plus_ids  # picks, Imagine all
+    assert "mj1:b:7:1" in plus_ids  # Retry where accepted
+    assert "mj1:b:7:1" not in relay_ids  # new-api rejects Picread::Retry
+    assert "mj1:b:7:2" not in plus_ids  # ❤️ is accepted nowhere
+
+
+def test_content_stays_inside_discord_limits() -> None:
+    long = render_job(job(prompt="x" * 5000), locale="en", backend="plus")
+    assert len(long.content) <= 2000

@@ -1,0 +1,140 @@
+"""The one batched poller, against the simulator over HTTP and a real (in-memory) database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.midjourney.client import MidjourneyClient
+from bot.midjourney.outcomes import Submitted
+from bot.midjourney.simulator import ManualClock, Simulator
+from bot.tracker import Tracker
+from storage.db import Database
+from storage.jobs import JobRecord, JobRepository
+
+KEY = "tracker-key"
+
+
+class Sleeps:
+    async def __call__(self, seconds: float) -> None:
+        return None
+
+
+@pytest.fixture
+async def jobs() -> AsyncIterator[JobRepository]:
+    db = await Database.open(":memory:", clock=lambda: 1000.0)
+    yield JobRepository(db)
+    await db.close()
+
+
+async def started(sim: Simulator) -> MidjourneyClient:
+    await sim.start()
+    return MidjourneyClient(
+        sim.base_url, sim.prefix, KEY, "mj-api-secret", timeout=5, sleep=Sleeps()
+    )
+
+
+async def submit_jobs(api: MidjourneyClient, jobs: JobRepository, count: int) -> list[JobRecord]:
+    records = []
+    for n in range(count):
+        job = await jobs.create_submitting(
+            guild_id=1,
+            channel_id=2,
+            requester_id=3,
+            kind="imagine",
+            action="imagine",
+            prompt=f"p{n}",
+        )
+        outcome = await api.imagine(f"prompt {n}")
+        assert isinstance(outcome, Submitted)
+        records.append(await jobs.mark_submitted(job.id, outcome.task_id))
+    return records
+
+
+def tracker_for(api: MidjourneyClient, jobs: JobRepository, **options: float) -> Tracker:
+    return Tracker(
+        api,
+        jobs,
+        interval=options.get("interval", 1.0),
+        batch_size=int(options.get("batch_size", 50)),
+        timeout_seconds=options.get("timeout", 900.0),
+        clock=lambda: options.get("now", 1000.0),
+    )
+
+
+async def test_one_batched_request_per_chunk_and_completion(jobs: JobRepository) -> None:
+    sim = Simulator(
+        "plus", api_key=KEY, clock=ManualClock(), max_concurrent=500, seconds_per_job=10
+    )
+    api = await started(sim)
+    try:
+        records = await submit_jobs(api, jobs, 120)
+        tracker = tracker_for(api, jobs, batch_size=50)
+        changed: list[JobRecord] = []
+
+        async def listener(job: JobRecord) -> None:
+            changed.append(job)
+
+        tracker.listener = listener
+        for job in records:
+            tracker.follow(job)
+        before = sim.count("/task/list-by-condition")
+        sim.advance(5)
+        await tracker.poll_once()
+        assert sim.count("/task/list-by-condition") - before == 3  # 50 + 50 + 20
+        assert sim.count("/fetch") == 0
+        assert {j.state for j in changed} == {"in_progress"}
+        sim.advance(10)
+        await tracker.poll_once()
+        assert not tracker.followed_task_ids
+        done = await jobs.get(records[0].id)
+        assert done is not None and done.state == "success" and done.buttons
+    finally:
+        await api.aclose()
+        await sim.stop()
+
+
+async def test_falls_back_to_fetch_without_the_batch_endpoint(jobs: JobRepository) -> None:
+    sim = Simulator(
+        "trueai", api_key=KEY, clock=ManualClock(), supports_list=False, seconds_per_job=10
+    )
+    await sim.start()
+    api = MidjourneyClient(sim.base_url, sim.prefix, KEY, "raw", timeout=5, sleep=Sleeps())
+    try:
+        records = await submit_jobs(api, jobs, 3)
+        tracker = tracker_for(api, jobs)
+        for job in records:
+            tracker.follow(job)
+        sim.advance(11)
+        await tracker.poll_once()
+        await tracker.poll_once()
+        assert sim.count("/fetch") >= 3
+        assert not tracker.followed_task_ids
+    finally:
+        await api.aclose()
+        await sim.stop()
+
+
+async def test_errors_back_off_and_deadlines_fail_jobs(jobs: JobRepository) -> None:
+    sim = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10)
+    api = await started(sim)
+    try:
+        [job] = await submit_jobs(api, jobs, 1)
+        now = [1000.0]
+        tracker = Tracker(
+            api, jobs, interval=1.0, batch_size=50, timeout_seconds=60, clock=lambda: now[0]
+        )
+        tracker.follow(job)
+        sim.inject_fault("/task/list-by-condition", "http500", times=10)
+        await tracker.poll_once()
+        assert tracker.consecutive_failures == 1  # the next wait is doubled
+        now[0] += 61
+        await tracker.poll_once()
+        failed = await jobs.get(job.id)
+        assert failed is not None and failed.state == "failure"
+        assert failed.failure == "mjbot:job.failure.timeout"
+        assert not tracker.followed_task_ids
+    finally:
+        await api.aclose()
+        await sim.stop()
