@@ -1,0 +1,62 @@
+"""Coalescing of job-message edits: no edit storms, the final state is never held back."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from bot.config import JobsSettings, Settings
+from bot.ui.presenter import JobPresenter, _Coalescer
+from storage.records import JobRecord
+from tests.bot.factories import job as make_job
+
+
+class LatestJob:
+    """Stands in for the job repository: always returns the newest version of one job."""
+
+    def __init__(self, job: JobRecord) -> None:
+        self.job = job
+
+    async def get(self, job_id: int) -> JobRecord:
+        return self.job
+
+
+class RecordingPresenter(JobPresenter):
+    def __init__(self, jobs: LatestJob, interval: float, clock: Any) -> None:
+        settings = Settings(jobs=JobsSettings(edit_interval_seconds=interval))
+        super().__init__(None, jobs, settings, None, clock=clock)  # type: ignore[arg-type]
+        self.flushed: list[tuple[str, int | None]] = []
+
+    async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
+        self.flushed.append((job.state, job.progress))
+        state.last_edit = self._clock()
+
+
+async def settle(presenter: JobPresenter) -> None:
+    while presenter._tasks:
+        await asyncio.gather(*list(presenter._tasks), return_exceptions=True)
+
+
+async def test_bursts_of_changes_become_one_edit_and_the_final_one_is_immediate() -> None:
+    job = make_job(state="in_progress", progress=10)
+    jobs = LatestJob(job)
+    loop = asyncio.get_running_loop()
+    presenter = RecordingPresenter(jobs, interval=30.0, clock=loop.time)
+
+    for pct in (10, 20, 30, 40, 50):
+        jobs.job = replace(job, progress=pct)
+        await presenter.job_changed(jobs.job)
+    await settle(presenter)
+    assert presenter.flushed == [("in_progress", 50)]  # one edit, showing the newest state
+
+    jobs.job = replace(job, progress=60)
+    await presenter.job_changed(jobs.job)  # within 30 s of the last edit: waits
+    await asyncio.sleep(0)
+    assert len(presenter.flushed) == 1
+
+    jobs.job = replace(job, state="success", progress=100)
+    await presenter.job_changed(jobs.job)  # final: not held back by the interval
+    await settle(presenter)
+    assert presenter.flushed == [("in_progress", 50), ("success", 100)]
+    await presenter.close()
