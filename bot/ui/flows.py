@@ -49,6 +49,8 @@ async def click_result_button(
     if services.jobs.is_dialog_button(action):
         from bot.ui.dialogs import dialog_for_button
 
+        await services.gate.admit(who)  # refuse before the member fills in the dialog
+
         await interaction.response.send_modal(
             dialog_for_button(services, parent, index, action, who.locale)
         )
