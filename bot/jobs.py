@@ -187,8 +187,18 @@ class JobService:
         hook = self._notify_hook
         return Plan(job, lambda api: api.shorten(text, notify_hook=hook))
 
-    async def button_of(self, job_id: int, index: int) -> tuple[JobRecord, ButtonAction]:
-        """The job and the MJ action behind one of our result buttons, or a refusal."""
+    async def button_of(
+        self, job_id: int, index: int, *, message_id: int | None = None
+    ) -> tuple[JobRecord, ButtonAction]:
+        """The job and the MJ action behind one of our result buttons, or a refusal.
+
+        The clicked message must belong to that job (when its mapping is recorded), and the
+        index must name one of the task's stored buttons.
+        """
+        if message_id is not None:
+            owner = await self._jobs.get_message(message_id)
+            if owner is not None and owner.job_id != job_id:
+                raise UserFacingError("click.unknown_button")
         job = await self._jobs.get(job_id)
         if job is None or job.state != "success":
             raise UserFacingError("click.unknown_job")

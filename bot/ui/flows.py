@@ -44,7 +44,8 @@ async def click_result_button(
     services: Services, interaction: discord.Interaction[Any], job_id: int, index: int
 ) -> None:
     """A click on a result button (U1, V2, 🔄, Upscale ...)."""
-    parent, action = await services.jobs.button_of(job_id, index)
+    message_id = interaction.message.id if interaction.message else None
+    parent, action = await services.jobs.button_of(job_id, index, message_id=message_id)
     who = requester_of(interaction)
     if services.jobs.is_dialog_button(action):
         from bot.ui.dialogs import dialog_for_button

@@ -143,3 +143,34 @@ async def test_interaction_token_expiry_during_a_long_job(
         assert not late
     finally:
         assert await running.stop() == 0
+
+
+async def test_a_job_interrupted_during_its_submit_is_never_resent(
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    """A job recorded as 'submitting' may have reached the proxy: at start-up it is marked
+    unknown and refunded, never sent again."""
+    from storage.db import Database
+    from storage.jobs import JobRepository
+    from tests.e2e.harness import make_settings, start_bot
+
+    db_path = tmp_path / "db.sqlite3"
+    db = await Database.open(db_path)
+    interrupted = await JobRepository(db).create_submitting(
+        guild_id=fake_discord.guild.id,
+        channel_id=fake_discord.channel.id,
+        requester_id=fake_discord.user.id,
+        kind="imagine",
+        action="imagine",
+        prompt="cut off mid-submit",
+    )
+    await db.close()
+
+    running = await start_bot(fake_discord, make_settings(fake_discord, sim, db_path))
+    try:
+        job = await running.services.job_repo.get(interrupted.id)
+        assert job.state == "unknown" and job.failure == "mjbot:job.failure.interrupted"
+        assert sim.count("/submit/imagine") == 0
+        assert interrupted.task_id is None and not running.services.tracker.followed_task_ids
+    finally:
+        assert await running.stop() == 0
