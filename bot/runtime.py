@@ -222,9 +222,11 @@ async def run_bot(
         return 0
     finally:
         if connection is not None:
-            # Stop reading the gateway first: no new interaction starts from here on.
+            # Leave the gateway first: no new interaction starts from here on.
             connection.cancel()
             await asyncio.gather(connection, return_exceptions=True)
+            if bot.ws is not None and bot.ws.open:
+                await bot.ws.close(code=1000)
         await _drain_interactions(drain_timeout)
         await bot.close()
         await services.stop()

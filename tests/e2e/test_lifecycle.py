@@ -1,0 +1,172 @@
+"""The bot's life on the wire: connect and sync, answer, survive a gateway drop, stop cleanly, and
+never log a secret."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sqlite3
+from collections.abc import Iterator
+
+import discord
+import pytest
+
+from bot.logs import RedactingFilter
+from bot.midjourney.simulator import Simulator
+from tests.e2e.conftest import StartBot
+from tests.e2e.harness import KEY
+from tests.e2e.steps import finish, wait_job_message
+from tests.fakes.discord import FakeDiscord, heartbeat_threads
+
+USER_COMMANDS = {"imagine"}
+
+
+def command_syncs(fake: FakeDiscord) -> list[tuple[str, list[str]]]:
+    return [
+        (r.path, sorted(c["name"] for c in r.json or []))
+        for r in fake.requests
+        if r.method == "PUT" and r.path.endswith("/commands")
+    ]
+
+
+async def test_connects_and_syncs_its_commands_to_the_configured_guilds(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
+    running = await mjbot()
+    assert fake_discord.gateway.identify_count == 1 and fake_discord.gateway.connected
+    guild_path = f"/applications/{fake_discord.application_id}/guilds/{fake_discord.guild.id}"
+    syncs = command_syncs(fake_discord)
+    assert [path for path, _ in syncs] == [guild_path + "/commands"]  # nothing global
+    assert USER_COMMANDS <= set(syncs[0][1])
+    assert running.bot.synced
+    assert {c["name"] for c in fake_discord.commands[fake_discord.guild.id]} == set(syncs[0][1])
+    assert fake_discord.commands.get(None, []) == []
+
+
+async def test_answers_a_slash_command_at_once(fake_discord: FakeDiscord, mjbot: StartBot) -> None:
+    await mjbot()
+    handle = await fake_discord.slash("imagine", {"prompt": "a paper boat on a pond"})
+    response = await handle.wait_response()
+    assert response["type"] == 5 and handle.ephemeral
+    await wait_job_message(fake_discord, "a paper boat on a pond")
+
+
+async def test_survives_a_gateway_drop_by_resuming(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    await mjbot()
+    gateway = fake_discord.gateway
+    await fake_discord.drop_gateway()
+    await fake_discord.wait_for(lambda: gateway.resume_count == 1 and gateway.connected)
+    assert gateway.identify_count == 1  # resumed, not a new session
+
+    handle = await fake_discord.slash("imagine", {"prompt": "after the storm"})
+    assert (await handle.wait_response())["type"] == 5
+    message = await wait_job_message(fake_discord, "after the storm")
+    final = await finish(fake_discord, sim, int(message["id"]))
+    assert final["attachments"]
+
+
+async def test_stops_without_leaving_anything_open(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
+    running = await mjbot()
+    handle = await fake_discord.slash("imagine", {"prompt": "a quiet harbour"})
+    await handle.wait_response()
+    await wait_job_message(fake_discord, "a quiet harbour")
+    services = running.services
+
+    assert await running.stop() == 0
+    assert running.bot.is_closed()
+    assert services.api._http.is_closed and services.downloads.is_closed
+    assert services.tracker._task is None
+    with pytest.raises(Exception, match="closed"):
+        await services.job_repo.get(1)
+    assert not heartbeat_threads()
+    await fake_discord.wait_for(lambda: not fake_discord.gateway.connected)
+    # The fixture then fails the test on any asyncio task left running.
+
+
+async def test_stopping_lets_a_command_being_handled_finish(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    running = await mjbot()
+    sim.inject_fault("submit/imagine", "timeout")  # the submit hangs, then answers 504
+    handle = await fake_discord.slash("imagine", {"prompt": "caught mid-flight"})
+    await handle.wait_response()
+    await fake_discord.wait_for(lambda: sim.count("submit/imagine") == 1)
+
+    running.stop_event.set()  # SIGTERM while the command waits for the proxy
+    await fake_discord.wait_for(lambda: not fake_discord.gateway.connected)
+    sim.release_hangs()
+    assert await running.stop() == 0
+
+    # The handler finished with the database and Discord still open: the member was told, and
+    # the job is settled (not left "submitting").
+    answer = handle.original
+    assert answer is not None and "caught mid-flight" not in answer.get("content", "")
+    assert answer.get("content")
+    with sqlite3.connect(running.settings.storage.path) as db:
+        states = db.execute("SELECT state FROM jobs").fetchall()
+    assert states == [("unknown",)]
+
+
+# ---- secrets never reach the logs ---------------------------------------------------------------
+
+
+@pytest.fixture
+def all_logs(fake_discord: FakeDiscord) -> Iterator[io.StringIO]:
+    """Every record of every logger at DEBUG, formatted through the redacting filter exactly as
+    `bot.logs.configure_logging` installs it (on the handler)."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter([fake_discord.token, KEY]))
+    root = logging.getLogger()
+    noisy = [logging.getLogger(name) for name in ("discord", "httpx", "httpcore", "aiosqlite")]
+    saved = (root.level, [lg.level for lg in noisy])
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for lg in noisy:  # stricter than production, which keeps these at INFO or above
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield out
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        for lg, level in zip(noisy, saved[1], strict=True):
+            lg.setLevel(level)
+
+
+async def test_neither_the_token_nor_the_api_key_reaches_the_logs(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot, all_logs: io.StringIO
+) -> None:
+    await mjbot()
+    # A whole job: submit, polls, progress edits, download and upload of the image.
+    handle = await fake_discord.slash("imagine", {"prompt": "a secretive owl"})
+    await handle.wait_response()
+    message = await wait_job_message(fake_discord, "a secretive owl")
+    await finish(fake_discord, sim, int(message["id"]))
+
+    # The proxy refuses the key: the error path logs the failed request.
+    sim.inject_reply("submit/imagine", {"error": f"bad key {KEY}"}, status=401)
+    refused = await fake_discord.slash("imagine", {"prompt": "refused owl"})
+    await refused.wait_original(lambda m: m.get("content"))  # told why it did not start
+    # A poll gets garbage: the tracker logs a warning and backs off.
+    sim.inject_fault("list-by-condition", "garbage")
+    again = await fake_discord.slash("imagine", {"prompt": "a patient owl"})
+    await again.wait_response()
+    await wait_job_message(fake_discord, "a patient owl")
+
+    # A record that quotes both secrets outright, as a careless log line or a traceback would.
+    try:
+        raise discord.LoginFailure(f"token {fake_discord.token} / key {KEY} refused")
+    except discord.LoginFailure:
+        logging.getLogger("bot.test").exception("Authorization: Bot %s", fake_discord.token)
+
+    text = all_logs.getvalue()
+    assert "POST submit/imagine" in text and "list-by-condition" in text  # the logs did flow
+    assert "[redacted]" in text
+    assert fake_discord.token not in text
+    assert KEY not in text
+    assert KEY.removeprefix("sk-") not in text
