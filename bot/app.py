@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 EXTENSIONS = (
     "cogs.imagine",
     "cogs.buttons",
+    "cogs.tools",
+    "cogs.personal",
 )
 
 

@@ -91,11 +91,11 @@ def failure_text(job: JobRecord, locale: str) -> str:
 def _headline(job: JobRecord, locale: str) -> str:
     prompt = _clip(job.final_prompt or job.prompt or "", 900)
     who = f"<@{job.requester_id}>"
+    if pick_kind(job) == "describe":
+        return t(locale, "job.headline_describe", user=who)
     if job.kind == "action" and job.action:
         label = t(locale, f"job.action.{job.action}") if job.action else ""
         return t(locale, "job.headline_action", prompt=prompt, action=label, user=who)
-    if job.kind == "describe":
-        return t(locale, "job.headline_describe", user=who)
     if job.kind == "blend":
         return t(locale, "job.headline_blend", user=who)
     return t(locale, "job.headline", prompt=prompt, user=who)
@@ -141,7 +141,7 @@ def _result_rows(
         and accepted_by(action.kind, backend)
     ]
     rows: list[tuple[ButtonSpec, ...]] = []
-    if job.kind in ("describe", "shorten"):
+    if pick_kind(job) is not None:
         rows.extend(_pick_rows(job, locale))
     subset = [actions[i] for i in visible]
     for row in layout_rows(subset):
@@ -173,7 +173,7 @@ def _pick_rows(job: JobRecord, locale: str) -> list[tuple[ButtonSpec, ...]]:
         ButtonSpec(custom_id=pick_button_id(job.id, n), emoji=_NUMBER_EMOJI[n - 1])
         for n in range(1, len(prompts) + 1)
     ]
-    if job.kind == "describe" and len(prompts) > 1:
+    if pick_kind(job) == "describe" and len(prompts) > 1:
         buttons.append(
             ButtonSpec(
                 custom_id=pick_button_id(job.id, 0),
@@ -184,19 +184,30 @@ def _pick_rows(job: JobRecord, locale: str) -> list[tuple[ButtonSpec, ...]]:
     return [tuple(buttons[:5])] + ([tuple(buttons[5:])] if len(buttons) > 5 else [])
 
 
+def pick_kind(job: JobRecord) -> Literal["describe", "shorten"] | None:
+    """Whether a job's result is a list of prompts: a describe (also one started by the
+    result's Retry button, whose job kind is "action") or a shorten."""
+    if job.kind == "describe" or (job.kind == "action" and job.action == "describe"):
+        return "describe"
+    if job.kind == "shorten":
+        return "shorten"
+    return None
+
+
 def pick_prompts(job: JobRecord) -> list[str]:
     """The prompts a describe or shorten result proposes (at most five)."""
     text = job.final_prompt or ""
-    if job.kind == "describe":
+    kind = pick_kind(job)
+    if kind == "describe":
         return parse_describe_prompts(text)[:5]
-    if job.kind == "shorten":
+    if kind == "shorten":
         return parse_shorten(text)[1][:5]
     return []
 
 
 def _pick_content(job: JobRecord, locale: str) -> str:
     lines: list[str] = []
-    if job.kind == "shorten":
+    if pick_kind(job) == "shorten":
         tokens, _ = parse_shorten(job.final_prompt or "")
         if tokens:
             lines.append(t(locale, "job.important_tokens", tokens=", ".join(tokens)))
@@ -220,10 +231,10 @@ def render_job(
     rows: list[tuple[ButtonSpec, ...]] = []
     preview = None
     if job.state == "success":
-        if job.kind in ("describe", "shorten"):
+        if pick_kind(job) is not None:
             parts.append(_pick_content(job, locale))
         rows = _result_rows(job, locale, backend, frozenset(used))
-        if not job.attachment_url and job.image_url and job.kind not in ("describe", "shorten"):
+        if not job.attachment_url and job.image_url and pick_kind(job) is None:
             parts.append(t(locale, "job.image_link", url=job.image_url))
     elif job.state == "in_progress":
         preview = job.preview_url

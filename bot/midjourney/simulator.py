@@ -896,7 +896,7 @@ def _shorten_text(prompt: str) -> str:
     words = [w for w in re.findall(r"[\w'-]+", prompt.split("--")[0]) if len(w) > 2][:12] or [
         "image"
     ]
-    tokens = ", ".join(words)
+    tokens = ", ".join(f"**{w}**" for w in words)  # Midjourney bolds the important tokens
     shortened = [" ".join(words[: max(1, len(words) - n)]) for n in range(5)]
     lines = "\n\n".join(f"{_NUMBERS[n]} {text}" for n, text in enumerate(shortened))
     return f"## Important tokens\n{tokens}\n\n## Shortened prompts\n\n{lines}"

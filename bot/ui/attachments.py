@@ -12,7 +12,7 @@ async def image_data_url(attachment: discord.Attachment, max_bytes: int) -> str:
     """The attachment as a data URL, or a refusal that names the file."""
     if attachment.size > max_bytes:
         raise UserFacingError(
-            "image.too_large", name=attachment.filename, limit=f"{max_bytes / 1024 / 1024:.0f}"
+            "image.too_large", name=attachment.filename, limit=f"{max_bytes / 1024 / 1024:.3g}"
         )
     try:
         data = await attachment.read()
@@ -20,7 +20,7 @@ async def image_data_url(attachment: discord.Attachment, max_bytes: int) -> str:
         raise UserFacingError("image.unreadable", name=attachment.filename) from None
     if len(data) > max_bytes:
         raise UserFacingError(
-            "image.too_large", name=attachment.filename, limit=f"{max_bytes / 1024 / 1024:.0f}"
+            "image.too_large", name=attachment.filename, limit=f"{max_bytes / 1024 / 1024:.3g}"
         )
     mime = sniff_image(data)
     if mime is None:

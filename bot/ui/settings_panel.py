@@ -1,0 +1,258 @@
+"""The /settings panel: selects and buttons that change a member's prompt defaults in a guild.
+
+Its components are DynamicItems (`mj1:s:<what>`): the panel holds no state of its own, so it
+keeps working for as long as Discord shows the ephemeral message, across restarts too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import discord
+
+from bot.errors import UserFacingError
+from bot.i18n import t
+from bot.prompts import UserDefaults
+from bot.ui.boundary import guarded, locale_of
+from storage.users import UserSettingsRecord, UserSettingsRepository
+
+if TYPE_CHECKING:
+    from bot.app import MjBot
+    from bot.runtime import Services
+
+Field = Literal["version", "aspect", "stylize", "speed"]
+FIELDS: tuple[Field, ...] = get_args(Field)
+CHOICES: dict[Field, tuple[str, ...]] = {
+    "version": ("7", "6.1", "6", "niji 6", "5.2"),
+    "aspect": ("1:1", "2:3", "3:2", "4:5", "5:4", "16:9", "9:16", "21:9"),
+    "stylize": ("50", "100", "250", "500", "750", "1000"),
+    "speed": ("fast", "relax", "turbo"),
+}
+NOT_SET = "-"
+PREFIX = "mj1:s"
+
+
+def _services(interaction: discord.Interaction[Any]) -> Services:
+    client: MjBot = interaction.client
+    return client.services
+
+
+def current_value(record: UserSettingsRecord, field: Field) -> str | None:
+    value = getattr(record, field)
+    return None if value is None else str(value)
+
+
+def defaults_of(record: UserSettingsRecord) -> UserDefaults:
+    """The record as prompt defaults; values the panel could not have stored are left out."""
+    try:
+        return UserDefaults(
+            version=record.version,
+            aspect=record.aspect,
+            stylize=record.stylize,
+            style_raw=bool(record.style_raw),
+            speed=record.speed if record.speed in CHOICES["speed"] else None,  # type: ignore[arg-type]
+        )
+    except ValueError:
+        return UserDefaults()
+
+
+def _value_label(field: Field, value: str, locale: str) -> str:
+    if field == "speed":
+        return t(locale, f"settings.speed_name.{value}")
+    return value
+
+
+def panel_content(record: UserSettingsRecord, locale: str, notice: str | None = None) -> str:
+    parameters = " ".join(defaults_of(record).parameters())
+    lines = [t(locale, "settings.title"), t(locale, "settings.explain")]
+    if parameters:
+        lines.append(t(locale, "settings.current", parameters=parameters))
+    else:
+        lines.append(t(locale, "settings.current_none"))
+    if notice:
+        lines.append(notice)
+    return "\n".join(lines)
+
+
+def panel_view(record: UserSettingsRecord, locale: str) -> discord.ui.View:
+    """The panel's components; clicks are dispatched by the DynamicItems below."""
+    view = discord.ui.View(timeout=None)
+    for row, field in enumerate(FIELDS):
+        name = t(locale, f"settings.{field}")
+        current = current_value(record, field)
+        options = [
+            discord.SelectOption(
+                label=t(locale, "settings.not_set", field=name),
+                value=NOT_SET,
+                default=current is None,
+            )
+        ]
+        options += [
+            discord.SelectOption(
+                label=t(
+                    locale, "settings.option", field=name, value=_value_label(field, v, locale)
+                ),
+                value=v,
+                default=v == current,
+            )
+            for v in CHOICES[field]
+        ]
+        view.add_item(
+            discord.ui.Select(
+                custom_id=f"{PREFIX}:{field}", placeholder=name, options=options, row=row
+            )
+        )
+    raw = bool(record.style_raw)
+    view.add_item(
+        discord.ui.Button(
+            custom_id=f"{PREFIX}:raw",
+            label=t(locale, "settings.style_raw_on" if raw else "settings.style_raw_off"),
+            style=discord.ButtonStyle.success if raw else discord.ButtonStyle.secondary,
+            row=4,
+        )
+    )
+    view.add_item(
+        discord.ui.Button(
+            custom_id=f"{PREFIX}:reset",
+            label=t(locale, "settings.reset"),
+            style=discord.ButtonStyle.danger,
+            row=4,
+        )
+    )
+    view.stop()  # a stopped view is not stored: the DynamicItems own the dispatch
+    return view
+
+
+async def load_panel(services: Services, guild_id: int | None, user_id: int) -> UserSettingsRecord:
+    if guild_id is None:
+        raise UserFacingError("access.guild_only")
+    return await services.users.get(guild_id, user_id)
+
+
+async def _show(
+    interaction: discord.Interaction[Any], record: UserSettingsRecord, notice_key: str
+) -> None:
+    locale = locale_of(interaction)
+    await interaction.response.edit_message(
+        content=panel_content(record, locale, t(locale, notice_key)),
+        view=panel_view(record, locale),
+    )
+
+
+async def save_choice(
+    users: UserSettingsRepository, guild_id: int, user_id: int, field: Field, value: str
+) -> UserSettingsRecord:
+    """Store one select's choice (NOT_SET clears it); anything not offered is refused."""
+    if value != NOT_SET and value not in CHOICES[field]:
+        raise UserFacingError("settings.invalid")
+    chosen = None if value == NOT_SET else value
+    if field == "version":
+        return await users.set(guild_id, user_id, version=chosen)
+    if field == "aspect":
+        return await users.set(guild_id, user_id, aspect=chosen)
+    if field == "stylize":
+        return await users.set(guild_id, user_id, stylize=None if chosen is None else int(chosen))
+    return await users.set(guild_id, user_id, speed=chosen)
+
+
+def _guild(interaction: discord.Interaction[Any]) -> int:
+    if interaction.guild_id is None:
+        raise UserFacingError("access.guild_only")
+    return interaction.guild_id
+
+
+class SettingSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"mj1:s:(?P<field>version|aspect|stylize|speed)",
+):
+    """One select of the panel: choose a value, or "not set" to clear it."""
+
+    def __init__(self, field: Field) -> None:
+        super().__init__(discord.ui.Select(custom_id=f"{PREFIX}:{field}"))
+        self.field: Field = field
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> SettingSelect:
+        field = match["field"]
+        assert field in FIELDS  # the template allows nothing else
+        return cls(field)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, lambda: self._choose(interaction))
+
+    async def _choose(self, interaction: discord.Interaction[Any]) -> None:
+        values = self.item.values
+        value = values[0] if values else NOT_SET
+        record = await save_choice(
+            _services(interaction).users,
+            _guild(interaction),
+            interaction.user.id,
+            self.field,
+            value,
+        )
+        await _show(interaction, record, "settings.saved")
+
+
+class StyleRawButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:s:raw"):
+    """Toggles `--style raw`."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"{PREFIX}:raw"))
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> StyleRawButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async def body() -> None:
+            users = _services(interaction).users
+            guild_id = _guild(interaction)
+            record = await users.get(guild_id, interaction.user.id)
+            record = await users.set(
+                guild_id, interaction.user.id, style_raw=not bool(record.style_raw)
+            )
+            await _show(interaction, record, "settings.saved")
+
+        await guarded(interaction, body)
+
+
+class ResetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:s:reset"):
+    """Forgets every default of the member in this guild."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"{PREFIX}:reset"))
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ResetButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async def body() -> None:
+            guild_id = _guild(interaction)
+            await _services(interaction).users.reset(guild_id, interaction.user.id)
+            record = UserSettingsRecord(guild_id, interaction.user.id)
+            await _show(interaction, record, "settings.reset_done")
+
+        await guarded(interaction, body)
+
+
+SETTINGS_ITEMS = (SettingSelect, StyleRawButton, ResetButton)
