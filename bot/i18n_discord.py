@@ -5,11 +5,20 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.i18n import LOCALES, catalogue, resolve_locale
+from bot.i18n import DEFAULT_LOCALE, catalogue, resolve_locale
+
+# Users know the English command and option names (/imagine prompt:), as in Midjourney's own bot.
+_UNTRANSLATED = frozenset(
+    {
+        app_commands.TranslationContextLocation.command_name,
+        app_commands.TranslationContextLocation.group_name,
+        app_commands.TranslationContextLocation.parameter_name,
+    }
+)
 
 
 class CatalogueTranslator(app_commands.Translator):
-    """Names stay English (users know /imagine); descriptions and choices are translated."""
+    """Names stay English; descriptions and choices come from the catalogue key of the string."""
 
     async def translate(
         self,
@@ -18,15 +27,10 @@ class CatalogueTranslator(app_commands.Translator):
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
         key = string.extras.get("key")
-        if not key:
+        if not key or context.location in _UNTRANSLATED:
             return None
-        if context.location in (
-            app_commands.TranslationContextLocation.command_name,
-            app_commands.TranslationContextLocation.group_name,
-            app_commands.TranslationContextLocation.parameter_name,
-        ):
-            return None
-        lang = resolve_locale(str(locale))
-        if lang not in LOCALES or lang == "en" or not str(locale).startswith(lang.split("-")[0]):
+        lang = resolve_locale(locale.value)
+        if lang == DEFAULT_LOCALE:
+            # English is the default text of the command itself: no localisation entry needed.
             return None
         return catalogue(lang).get(key)
