@@ -272,3 +272,16 @@ async def test_imagine_refuses_a_reference_that_is_not_an_image(
     )
     await handle.wait_original(lambda m: "not an image" in m.get("content", ""))
     assert sim.submits == 0
+
+
+async def test_descriptions_and_choices_are_translated(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
+    await mjbot()
+    synced = {c["name"]: c for c in fake_discord.commands[fake_discord.guild.id]}
+    for name in ("blend", "describe", "shorten", "info", "settings"):
+        assert synced[name]["description_localizations"]["zh-CN"]
+    dimensions = next(o for o in synced["blend"]["options"] if o["name"] == "dimensions")
+    assert not dimensions.get("required")
+    names = {c["value"]: c["name_localizations"]["zh-CN"] for c in dimensions["choices"]}
+    assert names == {"portrait": "竖版 (2:3)", "square": "正方形 (1:1)", "landscape": "横版 (3:2)"}
