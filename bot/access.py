@@ -13,6 +13,24 @@ from bot.prompts import find_banned_word
 from bot.requester import Requester
 from storage.guilds import GuildRepository, GuildSettingsRecord
 
+# Every action a job can be charged for: the names moderators give weights and prices to.
+WEIGHT_ACTIONS = (
+    "imagine",
+    "blend",
+    "describe",
+    "shorten",
+    "upscale",
+    "upscale_hd",
+    "variation",
+    "reroll",
+    "vary_region",
+    "zoom",
+    "custom_zoom",
+    "pan",
+    "animate",
+    "video_upscale",
+)
+
 
 @dataclass(frozen=True)
 class Policy:
