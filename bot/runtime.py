@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.jobs import JobService
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
+from bot.retention import RetentionSweeper
 from bot.tracker import Tracker
 from storage.db import Database, StorageError
 from storage.guilds import GuildRepository
@@ -56,6 +57,7 @@ class Services:
     tracker: Tracker
     jobs: JobService
     moderation: ModerationService
+    retention: RetentionSweeper
     clock: Callable[[], float] = time.time
     presenter: JobPresenter = field(init=False)
     audit: AuditPoster = field(init=False)
@@ -85,6 +87,7 @@ class Services:
         unfinished = await self.tracker.resume()
         await self.presenter.resume([j for j in unfinished if j.task_id is not None])
         self.tracker.start()
+        self.retention.start()
         log.info("resumed %d unfinished jobs", len(unfinished))
 
     async def _reconcile_submitting(self) -> None:
@@ -104,6 +107,7 @@ class Services:
         if self._closed:
             return
         self._closed = True
+        await self.retention.stop()
         await self.tracker.stop()
         if self.hooks is not None:
             await self.hooks.stop()
@@ -169,6 +173,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         tracker=tracker,
         jobs=jobs,
         moderation=moderation,
+        retention=RetentionSweeper(job_repo, settings.storage.retention_days, clock=clock),
         clock=clock,
         hooks=hooks,
     )
