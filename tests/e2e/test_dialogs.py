@@ -104,7 +104,10 @@ async def test_remix_dialog_asked_after_the_click(
         assert handle.response_type == 9
         submit = await fake_discord.submit_modal(handle, {"prompt": "a bridge in fog"})
         await submit.wait_response()
-        await fake_discord.wait_for(lambda: bodies(remix, "/submit/modal"))
+        # The message leaves its "waiting for input" state once the dialog was sent.
+        await fake_discord.wait_for(
+            lambda: "Open dialog" not in labels(fake_discord.messages[int(child["id"])])
+        )
         assert bodies(remix, "/submit/modal")[0]["prompt"] == "a bridge in fog"
         final = await finish(fake_discord, remix, int(child["id"]))
         assert labels(final)[:4] == ["U1", "U2", "U3", "U4"]
