@@ -30,7 +30,7 @@ from bot.tracker import TERMINAL_STATES, Tracker
 from storage.jobs import JobRecord, JobRepository, TaskAlreadyTracked
 from storage.records import JobKind, NewJob
 from storage.usage import UsageRepository
-from storage.users import UserSettingsRepository
+from storage.users import UserSettingsRecord, UserSettingsRepository
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +95,7 @@ class JobService:
     async def _defaults(self, who: Requester) -> UserDefaults:
         if who.guild_id is None:
             return UserDefaults()
-        record = await self._users.get(who.guild_id, who.user_id)
-        try:
-            return UserDefaults(
-                version=record.version,
-                aspect=record.aspect,
-                stylize=record.stylize,
-                style_raw=bool(record.style_raw),
-                speed=record.speed if record.speed in ("fast", "relax", "turbo") else None,  # type: ignore[arg-type]
-            )
-        except ValueError:
-            log.warning(
-                "ignoring unusable defaults of user %s in guild %s", who.user_id, who.guild_id
-            )
-            return UserDefaults()
+        return defaults_of(await self._users.get(who.guild_id, who.user_id))
 
     async def _record(
         self,
@@ -362,6 +349,24 @@ class JobService:
     def is_dialog_button(self, action: ButtonAction) -> bool:
         """Buttons that always need input: the modal must be the first answer to the click."""
         return action.needs_user_input
+
+
+def defaults_of(record: UserSettingsRecord) -> UserDefaults:
+    """A member's stored /settings as prompt defaults; unusable stored values are left out."""
+    speed = record.speed if record.speed in ("fast", "relax", "turbo") else None
+    try:
+        return UserDefaults(
+            version=record.version,
+            aspect=record.aspect,
+            stylize=record.stylize,
+            style_raw=bool(record.style_raw),
+            speed=speed,  # type: ignore[arg-type]
+        )
+    except ValueError:
+        log.warning(
+            "ignoring unusable defaults of user %s in guild %s", record.user_id, record.guild_id
+        )
+        return UserDefaults()
 
 
 def _num(value: float) -> str:

@@ -13,7 +13,7 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.i18n import t
-from bot.prompts import UserDefaults
+from bot.jobs import defaults_of
 from bot.ui.boundary import guarded, locale_of
 from storage.users import UserSettingsRecord, UserSettingsRepository
 
@@ -41,20 +41,6 @@ def _services(interaction: discord.Interaction[Any]) -> Services:
 def current_value(record: UserSettingsRecord, field: Field) -> str | None:
     value = getattr(record, field)
     return None if value is None else str(value)
-
-
-def defaults_of(record: UserSettingsRecord) -> UserDefaults:
-    """The record as prompt defaults; values the panel could not have stored are left out."""
-    try:
-        return UserDefaults(
-            version=record.version,
-            aspect=record.aspect,
-            stylize=record.stylize,
-            style_raw=bool(record.style_raw),
-            speed=record.speed if record.speed in CHOICES["speed"] else None,  # type: ignore[arg-type]
-        )
-    except ValueError:
-        return UserDefaults()
 
 
 def _value_label(field: Field, value: str, locale: str) -> str:
