@@ -204,9 +204,12 @@ class JobService:
         *,
         dialog_prompt: str | None = None,
         dialog_mask: str | None = None,
+        message_id: int | None = None,
     ) -> Plan | ExistingChild:
         """Check and record a click on result button `index` of job `job_id`."""
-        parent, action = await self.button_of(job_id, index)
+        parent, action = await self.button_of(job_id, index, message_id=message_id)
+        if action.needs_user_input and dialog_prompt is None and dialog_mask is None:
+            raise UserFacingError("click.needs_dialog")
         if parent.guild_id != who.guild_id:
             raise UserFacingError("click.unknown_job")
         policy = await self.gate.admit(who)
@@ -345,10 +348,6 @@ class JobService:
             await self._usage.refund(job.id)
         if job.state in TERMINAL_STATES and self.on_finished is not None:
             await self.on_finished(job)
-
-    def is_dialog_button(self, action: ButtonAction) -> bool:
-        """Buttons that always need input: the modal must be the first answer to the click."""
-        return action.needs_user_input
 
 
 def defaults_of(record: UserSettingsRecord) -> UserDefaults:

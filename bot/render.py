@@ -58,8 +58,9 @@ class Rendered:
         return hashlib.sha1(raw.encode()).hexdigest()
 
 
-def result_button_id(job_id: int, index: int) -> str:
-    return f"{PREFIX}:b:{job_id}:{index}"
+def result_button_id(job_id: int, index: int, *, dialog: bool = False) -> str:
+    """`b` buttons are acknowledged at once; `z` buttons open a modal as their first answer."""
+    return f"{PREFIX}:{'z' if dialog else 'b'}:{job_id}:{index}"
 
 
 def pick_button_id(job_id: int, number: int) -> str:
@@ -154,7 +155,7 @@ def _result_rows(
                 label = t(locale, "job.button.retry")
             specs.append(
                 ButtonSpec(
-                    custom_id=result_button_id(job.id, index),
+                    custom_id=result_button_id(job.id, index, dialog=action.needs_user_input),
                     label=label,
                     emoji=action.emoji,
                     style="primary" if index in used else "secondary",

@@ -9,7 +9,7 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.ui.boundary import guarded, locale_of
-from bot.ui.flows import click_pick, click_result_button
+from bot.ui.flows import click_dialog_result_button, click_pick, click_result_button
 
 if TYPE_CHECKING:
     from bot.app import MjBot
@@ -44,6 +44,34 @@ class ResultButton(
         await guarded(
             interaction,
             lambda: click_result_button(
+                _services(interaction), interaction, self.job_id, self.index
+            ),
+        )
+
+
+class DialogResultButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:z:(?P<job>\d+):(?P<index>\d+)"
+):
+    """Custom Zoom and Vary (Region): they open their modal at once."""
+
+    def __init__(self, job_id: int, index: int) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"mj1:z:{job_id}:{index}"))
+        self.job_id, self.index = job_id, index
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> DialogResultButton:
+        return cls(int(match["job"]), int(match["index"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(
+            interaction,
+            lambda: click_dialog_result_button(
                 _services(interaction), interaction, self.job_id, self.index
             ),
         )
@@ -109,4 +137,4 @@ class DialogButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj
         await guarded(interaction, body)
 
 
-DYNAMIC_ITEMS = (ResultButton, PickButton, DialogButton)
+DYNAMIC_ITEMS = (ResultButton, DialogResultButton, PickButton, DialogButton)

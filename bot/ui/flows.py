@@ -43,22 +43,26 @@ async def run_plan(
 async def click_result_button(
     services: Services, interaction: discord.Interaction[Any], job_id: int, index: int
 ) -> None:
-    """A click on a result button (U1, V2, 🔄, Upscale ...)."""
+    """A click on a result button (U1, V2, 🔄, Upscale ...): acknowledged before any lookup."""
+    await interaction.response.defer()
+    message_id = interaction.message.id if interaction.message else None
+    who = requester_of(interaction)
+    result = await services.jobs.plan_click(who, job_id, index, message_id=message_id)
+    await finish_click(services, interaction, result)
+
+
+async def click_dialog_result_button(
+    services: Services, interaction: discord.Interaction[Any], job_id: int, index: int
+) -> None:
+    """Custom Zoom, Vary (Region): the modal must be the first answer, so look up first."""
+    from bot.ui.dialogs import dialog_for_button
+
     message_id = interaction.message.id if interaction.message else None
     parent, action = await services.jobs.button_of(job_id, index, message_id=message_id)
     who = requester_of(interaction)
-    if services.jobs.is_dialog_button(action):
-        from bot.ui.dialogs import dialog_for_button
-
-        await services.gate.admit(who)  # refuse before the member fills in the dialog
-
-        await interaction.response.send_modal(
-            dialog_for_button(services, parent, index, action, who.locale)
-        )
-        return
-    await interaction.response.defer()
-    result = await services.jobs.plan_click(who, job_id, index)
-    await finish_click(services, interaction, result)
+    await services.gate.admit(who)  # refuse before the member fills in the dialog
+    modal = dialog_for_button(services, parent, index, action, who.locale)
+    await interaction.response.send_modal(modal)
 
 
 async def finish_click(
