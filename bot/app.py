@@ -29,7 +29,10 @@ class MjBot(commands.Bot):
     """The bot process: thin glue between Discord and the services."""
 
     def __init__(self, services: Services, *, guild_ready_timeout: float = 2.0) -> None:
-        intents = discord.Intents.default()
+        # Slash commands and components need no gateway intents beyond the guild cache; without
+        # the message intents the bot is not sent every message (and every edit) in the server.
+        intents = discord.Intents.none()
+        intents.guilds = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
