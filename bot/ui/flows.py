@@ -100,3 +100,19 @@ async def click_pick(
     for prompt in chosen:
         plan = await services.jobs.plan_imagine(who, prompt)
         await run_plan(services, interaction, plan, reply_to=reply_to, announce=True)
+
+
+async def open_remix_dialog(
+    services: Services, interaction: discord.Interaction[Any], job_id: int
+) -> None:
+    """✏️ Open dialog: the proxy asked for input after a deferred click; only its owner answers."""
+    from bot.ui.dialogs import RemixDialog
+
+    job = await services.job_repo.get(job_id)
+    if job is None or job.state != "modal" or job.guild_id != interaction.guild_id:
+        raise UserFacingError("dialog.gone")
+    if job.requester_id != interaction.user.id:
+        raise UserFacingError("dialog.not_yours")
+    await interaction.response.send_modal(
+        RemixDialog(services, job, requester_of(interaction).locale)
+    )
