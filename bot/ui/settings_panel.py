@@ -186,11 +186,14 @@ class SettingSelect(
         await _show(interaction, record, "settings.saved")
 
 
-class StyleRawButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:s:raw"):
-    """Toggles `--style raw`."""
+class SettingButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:s:(?P<action>raw|reset)"
+):
+    """`raw` toggles `--style raw`; `reset` forgets every default of the member in this guild."""
 
-    def __init__(self) -> None:
-        super().__init__(discord.ui.Button(custom_id=f"{PREFIX}:raw"))
+    def __init__(self, action: str) -> None:
+        super().__init__(discord.ui.Button(custom_id=f"{PREFIX}:{action}"))
+        self.action = action
 
     @classmethod
     async def from_custom_id(
@@ -199,46 +202,28 @@ class StyleRawButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> StyleRawButton:
-        return cls()
+    ) -> SettingButton:
+        return cls(match["action"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def body() -> None:
-            users = _services(interaction).users
-            guild_id = _guild(interaction)
-            record = await users.get(guild_id, interaction.user.id)
-            record = await users.set(
-                guild_id, interaction.user.id, style_raw=not bool(record.style_raw)
+        await guarded(interaction, lambda: self._press(interaction))
+
+    async def _press(self, interaction: discord.Interaction[Any]) -> None:
+        users = _services(interaction).users
+        guild_id = _guild(interaction)
+        if self.action == "reset":
+            await users.reset(guild_id, interaction.user.id)
+            await _show(
+                interaction,
+                UserSettingsRecord(guild_id, interaction.user.id),
+                "settings.reset_done",
             )
-            await _show(interaction, record, "settings.saved")
-
-        await guarded(interaction, body)
-
-
-class ResetButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:s:reset"):
-    """Forgets every default of the member in this guild."""
-
-    def __init__(self) -> None:
-        super().__init__(discord.ui.Button(custom_id=f"{PREFIX}:reset"))
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ResetButton:
-        return cls()
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def body() -> None:
-            guild_id = _guild(interaction)
-            await _services(interaction).users.reset(guild_id, interaction.user.id)
-            record = UserSettingsRecord(guild_id, interaction.user.id)
-            await _show(interaction, record, "settings.reset_done")
-
-        await guarded(interaction, body)
+            return
+        record = await users.get(guild_id, interaction.user.id)
+        record = await users.set(
+            guild_id, interaction.user.id, style_raw=not bool(record.style_raw)
+        )
+        await _show(interaction, record, "settings.saved")
 
 
-SETTINGS_ITEMS = (SettingSelect, StyleRawButton, ResetButton)
+SETTINGS_ITEMS = (SettingSelect, SettingButton)
