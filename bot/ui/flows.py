@@ -28,6 +28,7 @@ async def run_plan(
     announce: bool = False,
 ) -> JobRecord:
     """Submit once; post the job message (a reply to `reply_to`) or tell why it failed."""
+    services.presenter.note_upload_limit(interaction.guild_id, interaction.filesize_limit)
     job = await services.jobs.submit(plan)
     locale = requester_of(interaction).locale
     if job.state in TERMINAL_STATES:

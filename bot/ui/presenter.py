@@ -88,6 +88,8 @@ class JobPresenter:
         self._downloads = downloads
         self._clock = clock
         self._states: dict[int, _Coalescer] = {}
+        # Discord tells each interaction the guild's upload limit; the guild cache may not know it.
+        self._upload_limits: dict[int, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.edits = 0
 
@@ -240,7 +242,14 @@ class JobPresenter:
         file = discord.File(io.BytesIO(data), filename=f"mjbot_{job.task_id or job.id}.{ext}")
         return file, reencoded
 
+    def note_upload_limit(self, guild_id: int | None, limit: int) -> None:
+        """Remember the upload limit an interaction of this guild carried."""
+        if guild_id is not None and limit > 0:
+            self._upload_limits[guild_id] = limit
+
     def _upload_limit(self, guild_id: int | None) -> int:
+        if guild_id is not None and guild_id in self._upload_limits:
+            return self._upload_limits[guild_id]
         guild = self._client.get_guild(guild_id) if guild_id else None
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
 

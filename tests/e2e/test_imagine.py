@@ -48,3 +48,19 @@ async def test_imagine_to_final_image(
     assert labels(final)[5:9] == ["V1", "V2", "V3", "V4"]
     assert all(cid.startswith("mj1:b:") for cid in custom_ids(final))
     assert sim.count("/submit/imagine") == 1
+
+
+async def test_image_larger_than_the_upload_limit_is_reencoded_with_a_link(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    from tests.e2e.steps import finish, wait_job_message
+
+    fake_discord.attachment_size_limit = 8_000  # the simulator's grid PNG is about 20 kB
+    await mjbot()
+    handle = await fake_discord.slash("imagine", {"prompt": "a detailed city map"})
+    await handle.wait_response()
+    message = await wait_job_message(fake_discord, "a detailed city map")
+    final = await finish(fake_discord, sim, int(message["id"]))
+    [attachment] = final["attachments"]
+    assert attachment["size"] <= 8_000
+    assert "/sim/images/" in final["content"]  # the full-size original stays reachable
