@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.midjourney.errors import MidjourneyError, NotFoundError
+from bot.midjourney.errors import APIStatusError, MidjourneyError
 from bot.midjourney.models import Task
 from storage.jobs import JobRecord, JobRepository
 from storage.records import JobButton, JobState
@@ -27,6 +27,8 @@ _STATUS_TO_STATE: dict[str, JobState] = {
     "CANCEL": "cancelled",
 }
 _MAX_BACKOFF_FACTOR = 16
+# Answers that mean "no batch endpoint here" (not found, method not allowed, not implemented).
+_NO_BATCH_STATUSES = frozenset({404, 405, 501})
 
 
 class TaskSource(Protocol):
@@ -161,14 +163,22 @@ class Tracker:
         tasks: list[Task] = []
         for start in range(0, len(ids), self._batch_size):
             chunk = ids[start : start + self._batch_size]
+            missing = chunk
             if self._batch_supported:
                 try:
-                    tasks.extend(await self._api.list_by_condition(chunk))
-                    continue
-                except NotFoundError:
+                    found = await self._api.list_by_condition(chunk)
+                except APIStatusError as exc:
+                    if exc.status_code not in _NO_BATCH_STATUSES:
+                        raise
                     log.info("the proxy has no list-by-condition; fetching tasks one by one")
                     self._batch_supported = False
-            for task_id in chunk:
+                else:
+                    tasks.extend(found)
+                    # Some relays list only part of the ids (e.g. other keys' tasks): ask for
+                    # the rest one by one rather than let them wait for their deadline.
+                    returned = {task.id for task in found}
+                    missing = [task_id for task_id in chunk if task_id not in returned]
+            for task_id in missing:
                 task = await self._api.fetch(task_id)
                 if task is not None:
                     tasks.append(task)

@@ -138,3 +138,41 @@ async def test_errors_back_off_and_deadlines_fail_jobs(jobs: JobRepository) -> N
     finally:
         await api.aclose()
         await sim.stop()
+
+
+async def test_ids_a_batch_leaves_out_are_fetched_one_by_one(jobs: JobRepository) -> None:
+    sim = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10)
+    api = await started(sim)
+    try:
+        records = await submit_jobs(api, jobs, 2)
+        tracker = tracker_for(api, jobs)
+        for job in records:
+            tracker.follow(job)
+        sim.advance(11)
+        first = await api.fetch(records[0].task_id or "")
+        assert first is not None
+        # A relay that lists only the first task (as new-api does for other keys' tasks).
+        sim.inject_reply("/task/list-by-condition", [first.model_dump(by_alias=True)], times=1)
+        fetches = sim.count("/fetch")
+        await tracker.poll_once()
+        assert sim.count("/fetch") == fetches + 1
+        assert not tracker.followed_task_ids  # both finished
+    finally:
+        await api.aclose()
+        await sim.stop()
+
+
+async def test_a_405_for_the_batch_endpoint_also_falls_back(jobs: JobRepository) -> None:
+    sim = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10)
+    api = await started(sim)
+    try:
+        [job] = await submit_jobs(api, jobs, 1)
+        tracker = tracker_for(api, jobs)
+        tracker.follow(job)
+        sim.inject_reply("/task/list-by-condition", {"error": "method"}, status=405, times=5)
+        sim.advance(11)
+        await tracker.poll_once()
+        assert not tracker.followed_task_ids and tracker.consecutive_failures == 0
+    finally:
+        await api.aclose()
+        await sim.stop()
