@@ -314,7 +314,15 @@ class JobService:
                 await self._usage.refund(job_id)
             case QueueFull() | BannedPrompt() | Rejected() | Unavailable():
                 await self._fail(job_id, outcome)
-        log.info("job %s (%s) submitted: %s", job_id, job.kind, type(outcome).__name__)
+        log.info(
+            "job %s (%s %s) guild %s user %s: submit answered %s",
+            job_id,
+            job.kind,
+            job.action,
+            job.guild_id,
+            job.requester_id,
+            type(outcome).__name__,
+        )
         record = await self._jobs.get(job_id)
         assert record is not None
         if record.task_id and record.state not in TERMINAL_STATES:
