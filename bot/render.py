@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.i18n import t
+from bot.i18n import has_key, t
 from bot.midjourney.custom_ids import (
     ButtonAction,
     ButtonKind,
@@ -94,12 +94,25 @@ def _headline(job: JobRecord, locale: str) -> str:
     who = f"<@{job.requester_id}>"
     if pick_kind(job) == "describe":
         return t(locale, "job.headline_describe", user=who)
-    if job.kind == "action" and job.action:
-        label = t(locale, f"job.action.{job.action}") if job.action else ""
-        return t(locale, "job.headline_action", prompt=prompt, action=label, user=who)
+    if job.kind == "action":
+        return t(
+            locale, "job.headline_action", prompt=prompt, action=action_name(job, locale), user=who
+        )
     if job.kind == "blend":
         return t(locale, "job.headline_blend", user=who)
     return t(locale, "job.headline", prompt=prompt, user=who)
+
+
+def action_name(job: JobRecord, locale: str) -> str:
+    """What a child job did, as its button said it ("U2", "Zoom Out 2x"), else by its kind."""
+    action = parse_custom_id(job.custom_id or "")
+    key = f"job.action.{job.action}"
+    name = t(locale, key) if has_key(key) else t(locale, "job.action.other")
+    if action.kind in (ButtonKind.UPSCALE, ButtonKind.VARIATION):
+        return f"{name} ({action.label})"  # "Upscale (U2)"
+    if action.label:
+        return action.label  # Midjourney's own names: "Upscale (Subtle)", "Zoom Out 2x"
+    return f"{name} {action.emoji}" if action.emoji else name
 
 
 def _status_line(job: JobRecord, locale: str) -> str:

@@ -92,3 +92,12 @@ def test_backend_rejected_buttons_are_hidden() -> None:
 def test_content_stays_inside_discord_limits() -> None:
     long = render_job(job(prompt="x" * 5000), locale="en", backend="plus")
     assert len(long.content) <= 2000
+
+
+def test_child_jobs_say_which_button_made_them() -> None:
+    upscale = job(kind="action", action="upscale", custom_id=f"MJ::JOB::upsample::2::{H}")
+    assert "Upscale (U2) by <@3>" in render_job(upscale, locale="en", backend="plus").content
+    pan = job(kind="action", action="pan", custom_id=f"MJ::JOB::pan_left::1::{H}::SOLO")
+    assert "Pan ⬅️ by" in render_job(pan, locale="en", backend="plus").content
+    odd = job(kind="action", action="video_upscale", custom_id="MJ::Something::new")
+    assert "Action by" in render_job(odd, locale="en", backend="plus").content
