@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -81,7 +82,10 @@ class JobService:
         self._settings = settings
         self._notify_hook = notify_hook
         self._clock = clock
-        self._click_locks: dict[tuple[int, int], asyncio.Lock] = {}
+        # One lock per clicked button while clicks on it are in hand; unused locks go away.
+        self._click_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self._recent_clicks: dict[tuple[int, int, int], float] = {}
         self.on_finished: Callable[[JobRecord], Awaitable[None]] | None = None
 
@@ -215,7 +219,9 @@ class JobService:
         policy = await self.gate.admit(who)
         if dialog_prompt:
             await self.gate.check_words(who, dialog_prompt)
-        lock = self._click_locks.setdefault((job_id, index), asyncio.Lock())
+        lock = self._click_locks.get((job_id, index))
+        if lock is None:
+            lock = self._click_locks[(job_id, index)] = asyncio.Lock()
         async with lock:
             if action.is_idempotent:
                 child_id = await self._jobs.child_for_button(job_id, index)
