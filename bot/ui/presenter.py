@@ -7,7 +7,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -66,8 +66,10 @@ class _Coalescer:
     last_signature: str | None = None
     last_edit: float = 0.0
     pending: asyncio.Task[None] | None = None
-    waiting: bool = False
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: bool = False  # the pending edit still sleeps (it will read the newest state)
+    reading: bool = False  # the pending edit has read the job: later changes need another edit
+    dirty: bool = False  # a change came after the pending edit read the job
+    final: bool = False  # that change ended the job: send it without waiting
 
 
 class JobPresenter:
@@ -136,15 +138,20 @@ class JobPresenter:
     # ---- updates ----------------------------------------------------------------------------
     async def job_changed(self, job: JobRecord) -> None:
         """Schedule an edit of the job's messages; never blocks the caller on Discord."""
-        final = job.state in TERMINAL_STATES
-        state = self._states.setdefault(job.id, _Coalescer())
+        self._schedule(job.id, final=job.state in TERMINAL_STATES)
+
+    def _schedule(self, job_id: int, *, final: bool) -> None:
+        state = self._states.setdefault(job_id, _Coalescer())
         if state.pending is not None and not state.pending.done():
-            if not (final and state.waiting):
-                return  # the pending edit renders the newest state when it runs
-            state.pending.cancel()
+            if state.reading:
+                state.dirty, state.final = True, state.final or final
+                return  # sent again right after the edit in flight
+            if not final:
+                return  # the sleeping edit renders the newest state when it wakes
+            state.pending.cancel()  # the job ended: no reason to keep waiting
         interval = self._settings.jobs.edit_interval_seconds
         delay = 0.0 if final else max(0.0, state.last_edit + interval - self._clock())
-        state.pending = self._spawn(self._flush_after(job.id, delay))
+        state.pending = self._spawn(self._flush_after(job_id, delay))
 
     async def refresh(self, job_id: int) -> None:
         """Re-render a job at once (e.g. a button of it was used)."""
@@ -166,15 +173,21 @@ class JobPresenter:
                 await asyncio.sleep(delay)  # rate limiting of edits, not a wait for an event
             finally:
                 state.waiting = False
-        async with state.lock:
+        state.reading = True
+        try:
             job = await self._jobs.get(job_id)
-            if job is None:
-                return
-            try:
+            if job is not None:
                 await self._flush(job, state)
-            except Exception:
-                log.exception("could not update the message of job %s", job_id)
-        if job.state in TERMINAL_STATES and job.attachment_url is not None:
+        except Exception:
+            log.exception("could not update the message of job %s", job_id)
+            job = None
+        finally:
+            state.reading = False
+        if state.dirty:
+            state.dirty, final, state.final = False, state.final, False
+            state.pending = None
+            self._schedule(job_id, final=final)
+        elif job is None or job.state in TERMINAL_STATES:
             self._states.pop(job_id, None)
 
     async def _flush(self, job: JobRecord, state: _Coalescer) -> None:

@@ -60,3 +60,32 @@ async def test_bursts_of_changes_become_one_edit_and_the_final_one_is_immediate(
     await settle(presenter)
     assert presenter.flushed == [("in_progress", 50), ("success", 100)]
     await presenter.close()
+
+
+class SlowPresenter(RecordingPresenter):
+    """Its edits wait until the test lets them through, like a slow Discord."""
+
+    def __init__(self, jobs: LatestJob, interval: float, clock: Any) -> None:
+        super().__init__(jobs, interval, clock)
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
+        self.started.set()
+        await self.release.wait()
+        await super()._flush(job, state)
+
+
+async def test_the_end_of_a_job_during_an_edit_in_flight_is_sent_after_it() -> None:
+    job = make_job(state="in_progress", progress=10)
+    jobs = LatestJob(job)
+    presenter = SlowPresenter(jobs, interval=30.0, clock=asyncio.get_running_loop().time)
+    await presenter.job_changed(job)
+    await presenter.started.wait()  # the progress edit is on its way to Discord
+    jobs.job = replace(job, state="success", progress=100)
+    await presenter.job_changed(jobs.job)
+    presenter.release.set()
+    await settle(presenter)
+    assert presenter.flushed[-1] == ("success", 100)
+    assert presenter._states == {}  # nothing kept for a finished job
+    await presenter.close()
