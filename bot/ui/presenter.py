@@ -92,6 +92,7 @@ class JobPresenter:
         self._states: dict[int, _Coalescer] = {}
         # Discord tells each interaction the guild's upload limit; the guild cache may not know it.
         self._upload_limits: dict[int, int] = {}
+        self._posting: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.edits = 0
 
@@ -108,6 +109,19 @@ class JobPresenter:
     # ---- messages ---------------------------------------------------------------------------
     async def post_reply(self, job: JobRecord, reply_to: int | None) -> discord.Message:
         """Post a job message in the job's channel (a reply to the parent's message)."""
+        # Until the message is recorded, updates of the job must not post a second one.
+        self._posting.add(job.id)
+        try:
+            message, rendered = await self._post(job, reply_to)
+        finally:
+            self._posting.discard(job.id)
+        self._remember(job.id, rendered)
+        latest = await self._jobs.get(job.id)
+        if latest is not None:  # it may have moved on while the message was on its way
+            self._schedule(job.id, final=latest.state in TERMINAL_STATES)
+        return message
+
+    async def _post(self, job: JobRecord, reply_to: int | None) -> tuple[discord.Message, Rendered]:
         rendered = await self.render(job)
         channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
         kwargs = message_kwargs(rendered)
@@ -127,8 +141,7 @@ class JobPresenter:
             interaction_token=None,
             token_expires_at=None,
         )
-        self._remember(job.id, rendered)
-        return message
+        return message, rendered
 
     def _remember(self, job_id: int, rendered: Rendered) -> None:
         state = self._states.setdefault(job_id, _Coalescer())
@@ -193,6 +206,8 @@ class JobPresenter:
     async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
         messages = await self._jobs.messages_for_job(job.id)
         if not messages:
+            if job.id in self._posting:
+                return  # its first message is on its way; post_reply catches up afterwards
             # Recorded and submitted, but the process stopped before its message was posted.
             await self.post_reply(job, reply_to=await self._parent_message(job))
             messages = await self._jobs.messages_for_job(job.id)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 from bot.config import JobsSettings, Settings
 from bot.ui.presenter import JobPresenter, _Coalescer
-from storage.records import JobRecord
+from storage.db import Database
+from storage.jobs import JobRepository
+from storage.records import JobRecord, MessageRecord
 from tests.bot.factories import job as make_job
 
 
@@ -89,3 +92,55 @@ async def test_the_end_of_a_job_during_an_edit_in_flight_is_sent_after_it() -> N
     assert presenter.flushed[-1] == ("success", 100)
     assert presenter._states == {}  # nothing kept for a finished job
     await presenter.close()
+
+
+class Discordless(JobPresenter):
+    """The real presenter over a real database; only the two Discord calls are recorded."""
+
+    def __init__(self, jobs: JobRepository) -> None:
+        settings = Settings(jobs=JobsSettings(edit_interval_seconds=0.0))
+        super().__init__(None, jobs, settings, None)  # type: ignore[arg-type]
+        self.posted: list[int] = []
+        self.edited: list[str] = []
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def _post(self, job: JobRecord, reply_to: int | None) -> tuple[Any, Any]:
+        rendered = await self.render(job)
+        self.sending.set()
+        await self.release.wait()  # Discord is slow to answer
+        message_id = 1000 + len(self.posted)
+        self.posted.append(message_id)
+        await self._jobs.add_message(message_id, job.id, job.channel_id, job.guild_id)
+        return SimpleNamespace(id=message_id), rendered
+
+    async def _edit(self, record: MessageRecord, kwargs: dict[str, Any]) -> Any:
+        self.edited.append(kwargs["content"])
+        return SimpleNamespace(attachments=[])
+
+
+async def test_an_update_while_the_first_message_is_posted_does_not_post_another() -> None:
+    db = await Database.open(":memory:")
+    try:
+        jobs = JobRepository(db)
+        job = await jobs.create_submitting(
+            guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="a"
+        )
+        job = await jobs.mark_submitted(job.id, "task-1")
+        presenter = Discordless(jobs)
+        posting = asyncio.create_task(presenter.post_reply(job, reply_to=None))
+        await presenter.sending.wait()
+        await jobs.update_progress(job.id, state="in_progress", progress=40)
+        moved = await jobs.get(job.id)
+        assert moved is not None
+        await presenter.job_changed(moved)  # the tracker saw progress before the message exists
+        # That update must not post a message of its own (it would wait on Discord here).
+        await asyncio.wait_for(settle(presenter), timeout=5)
+        presenter.release.set()
+        await posting
+        await settle(presenter)
+        assert presenter.posted == [1000]  # one job message, not two
+        assert presenter.edited and "40%" in presenter.edited[-1]  # and it caught up
+        await presenter.close()
+    finally:
+        await db.close()
