@@ -47,6 +47,7 @@ class _Followed:
     job_id: int
     task_id: str
     deadline: float
+    state: JobState
 
 
 def state_of(task: Task) -> JobState | None:
@@ -97,7 +98,9 @@ class Tracker:
         """Start (or keep) following a job that has a proxy task id."""
         if job.task_id is None or job.state in TERMINAL_STATES:
             return
-        self._followed[job.task_id] = _Followed(job.id, job.task_id, self.deadline_for(job))
+        self._followed[job.task_id] = _Followed(
+            job.id, job.task_id, self.deadline_for(job), job.state
+        )
         self._wake.set()
 
     def unfollow(self, task_id: str) -> None:
@@ -209,6 +212,9 @@ class Tracker:
             )
             log.info("job %s (task %s) ended: %s", job_id, task.id, state)
         else:
+            if state == "submitted" and followed.state == "queued":
+                return  # the proxy says "not started": keep showing the queue position
+            followed.state = state
             changed = await self._jobs.update_progress(
                 job_id,
                 state=state,
