@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.midjourney.client import MidjourneyClient
-from bot.midjourney.outcomes import Submitted
+from bot.midjourney.outcomes import Queued, Submitted
 from bot.midjourney.simulator import ManualClock, Simulator
 from bot.tracker import Tracker
 from storage.db import Database
@@ -47,7 +47,7 @@ async def submit_jobs(api: MidjourneyClient, jobs: JobRepository, count: int) ->
             prompt=f"p{n}",
         )
         outcome = await api.imagine(f"prompt {n}")
-        assert isinstance(outcome, Submitted)
+        assert isinstance(outcome, Submitted | Queued)
         records.append(await jobs.mark_submitted(job.id, outcome.task_id))
     return records
 
@@ -173,6 +173,28 @@ async def test_a_405_for_the_batch_endpoint_also_falls_back(jobs: JobRepository)
         sim.advance(11)
         await tracker.poll_once()
         assert not tracker.followed_task_ids and tracker.consecutive_failures == 0
+    finally:
+        await api.aclose()
+        await sim.stop()
+
+
+async def test_a_queued_job_keeps_its_position_until_it_starts(jobs: JobRepository) -> None:
+    sim = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10, max_concurrent=1)
+    api = await started(sim)
+    try:
+        [running, waiting] = await submit_jobs(api, jobs, 2)
+        queued = await jobs.mark_submitted(waiting.id, waiting.task_id or "", "queued", 1)
+        tracker = tracker_for(api, jobs)
+        tracker.follow(running)
+        tracker.follow(queued)
+        sim.advance(5)
+        await tracker.poll_once()
+        still = await jobs.get(queued.id)
+        assert still is not None and (still.state, still.queue_position) == ("queued", 1)
+        sim.advance(10)  # the first ends, the second starts
+        await tracker.poll_once()
+        moving = await jobs.get(queued.id)
+        assert moving is not None and moving.state in ("in_progress", "success")
     finally:
         await api.aclose()
         await sim.stop()

@@ -35,11 +35,6 @@ async def test_queued_job_shows_its_position_then_runs(
         await imagine(fake_discord, "second job")
         second = await wait_job_message(fake_discord, "second job")
         assert "Queued (1 ahead)" in second["content"]
-        busy.advance(5)  # the first job runs; the second is still waiting at the proxy
-        await fake_discord.wait_for(
-            lambda: "%" in fake_discord.messages[int(first["id"])]["content"]
-        )
-        assert "Queued (1 ahead)" in fake_discord.messages[int(second["id"])]["content"]
         await finish(fake_discord, busy, int(first["id"]))
         await finish(fake_discord, busy, int(second["id"]))
     finally:
