@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Successful jobs younger than this whose upload never happened are uploaded at start-up.
+UPLOAD_WINDOW = 24 * 3600.0
 # How long a shutdown waits for interactions already being handled.
 DRAIN_SECONDS = 10.0
 
@@ -85,7 +87,10 @@ class Services:
             await self.hooks.start()
         await self._reconcile_submitting()
         unfinished = await self.tracker.resume()
-        await self.presenter.resume([j for j in unfinished if j.task_id is not None])
+        # Jobs that ended while the bot was away, or whose image upload a stop interrupted
+        # (proxy image links live about a day).
+        unuploaded = await self.job_repo.awaiting_upload(self.clock() - UPLOAD_WINDOW)
+        await self.presenter.resume([j for j in unfinished if j.task_id is not None] + unuploaded)
         self.tracker.start()
         self.retention.start()
         log.info("resumed %d unfinished jobs", len(unfinished))

@@ -243,6 +243,16 @@ class JobRepository:
         # Sorted here: ORDER BY would copy every full row through a temporary b-tree.
         return sorted((JobRecord.from_row(r) for r in rows), key=lambda job: job.id)
 
+    async def awaiting_upload(self, since: float) -> list[JobRecord]:
+        """Successful jobs since `since` whose image was never uploaded (a stop in between)."""
+        rows = await self.db.fetch_all(
+            f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_finished
+                WHERE finished_at IS NOT NULL AND finished_at >= ? AND state = 'success'
+                  AND attachment_url IS NULL AND image_url IS NOT NULL""",
+            (since,),
+        )
+        return [JobRecord.from_row(r) for r in rows]
+
     async def jobs_in_flight(
         self, guild_id: int | None, user_id: int | None = None
     ) -> list[JobRecord]:

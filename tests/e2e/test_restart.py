@@ -174,3 +174,37 @@ async def test_a_job_interrupted_during_its_submit_is_never_resent(
         assert interrupted.task_id is None and not running.services.tracker.followed_task_ids
     finally:
         assert await running.stop() == 0
+
+
+async def test_an_upload_interrupted_by_a_stop_happens_at_the_next_start(
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    from storage.db import Database
+    from storage.jobs import JobRepository
+    from tests.e2e.harness import make_settings, start_bot
+
+    db_path = tmp_path / "db.sqlite3"
+    settings = make_settings(fake_discord, sim, db_path)
+    running = await start_bot(fake_discord, settings)
+    handle = await fake_discord.slash("imagine", {"prompt": "a night market"})
+    await handle.wait_response()
+    message = await wait_job_message(fake_discord, "a night market")
+    assert await running.stop() == 0
+    # The proxy finished it and the bot recorded that, but stopped before the upload.
+    [task_id] = list(sim.tasks)
+    sim.advance(JOB_SECONDS)
+    db = await Database.open(db_path)
+    jobs = JobRepository(db)
+    job = await jobs.get_by_task_id(task_id)
+    assert job is not None
+    await jobs.complete(
+        job.id, state="success", image_url=f"{sim.base_url}/sim/images/{task_id}.png"
+    )
+    await db.close()
+
+    again = await start_bot(fake_discord, settings)
+    try:
+        final = await wait_final(fake_discord, int(message["id"]))
+        assert final["attachments"]
+    finally:
+        assert await again.stop() == 0
