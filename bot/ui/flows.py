@@ -34,7 +34,11 @@ async def run_plan(
     if job.state in TERMINAL_STATES:
         await tell(interaction, t(locale, "job.not_started", reason=failure_text(job, locale)))
         return job
-    message = await services.presenter.post_reply(job, reply_to=reply_to)
+    try:
+        message = await services.presenter.post_reply(job, reply_to=reply_to)
+    except discord.Forbidden:
+        # The job runs (it was accepted); its message will be posted once the bot may post here.
+        raise UserFacingError("job.cannot_post") from None
     if announce:
         link = jump_url(job.guild_id, job.channel_id, message.id)
         await tell(interaction, t(locale, "job.started", link=link))

@@ -142,3 +142,19 @@ async def test_job_past_its_deadline_is_failed_clearly(
     )
     assert not failed.get("components")
     assert not running.services.tracker.followed_task_ids
+
+
+async def test_a_channel_the_bot_may_not_post_in_is_explained(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    await mjbot()
+    fake_discord.inject_error(
+        "POST",
+        r"^/channels/\d+/messages$",
+        status=403,
+        body={"code": 50013, "message": "Missing Permissions"},
+    )
+    handle = await imagine(fake_discord, "a hidden prompt")
+    text = await private_answer(handle, "may not post")
+    assert "Send Messages" in text
+    assert sim.count("/submit/imagine") == 1
