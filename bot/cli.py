@@ -8,10 +8,17 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = "config.toml"
+CONFIG_HELP = (
+    "path of the TOML config file (default: ./config.toml if present, else only the MJBOT_* "
+    "environment variables)"
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -24,9 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot")
-    run.add_argument("--config", default="config.toml", help="path of the TOML config file")
+    run.add_argument("--config", default=None, help=CONFIG_HELP)
     check = sub.add_parser("check", help="validate the config, open the database, probe the API")
-    check.add_argument("--config", default="config.toml", help="path of the TOML config file")
+    check.add_argument("--config", default=None, help=CONFIG_HELP)
     mock = sub.add_parser("mock-api", help="serve the built-in Midjourney-proxy simulator")
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=8787)
@@ -39,11 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str, *, require_token: bool) -> Settings | None:
+def _load(path: str | None, *, require_token: bool) -> Settings | None:
+    if path is None:
+        # Without --config: ./config.toml when there is one, else the environment alone.
+        path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
     try:
         return load_settings(path, require_token=require_token)
     except ConfigError as exc:
-        print(f"mjbot: the configuration in '{path}' cannot be used:", file=sys.stderr)
+        where = f"in '{path}'" if path else "from the environment"
+        print(f"mjbot: the configuration {where} cannot be used:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return None

@@ -236,6 +236,37 @@ def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
     ]
 
 
+def test_without_a_config_file_the_environment_is_enough(tmp_path: Path) -> None:
+    env = {
+        "PYTHONPATH": str(REPO),
+        "MJBOT_DISCORD__TOKEN": "env-token",
+        "MJBOT_MIDJOURNEY__BASE_URL": "http://127.0.0.1:9",  # nothing listens: one sentence
+        "MJBOT_STORAGE__PATH": str(tmp_path / "db.sqlite3"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,  # no ./config.toml here
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "The configuration is valid." in result.stdout
+    assert "cannot be reached" in result.stdout
+    empty = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=_env({"PYTHONPATH": str(REPO)}),
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_TIMEOUT,
+        check=False,
+    )
+    assert empty.returncode == 2 and "from the environment" in empty.stderr
+
+
 def test_no_command_is_a_usage_error() -> None:
     result = run_cli()
     assert result.returncode == 2
