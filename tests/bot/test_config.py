@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -97,3 +98,21 @@ def test_example_config_documents_every_key() -> None:
         assert section in data, f"[{section}] missing from config.example.toml"
         for key in annotation.model_fields:
             assert key in data[section], f"{section}.{key} missing from config.example.toml"
+
+
+def test_readme_reference_lists_every_key_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    defaults = Settings.model_construct()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if not hasattr(model, "model_fields"):
+            assert f"| `{section}` |" in readme, section
+            continue
+        for key in model.model_fields:
+            row = f"| `{section}.{key}` |"
+            assert row in readme, f"{section}.{key} missing from README's configuration reference"
+            value = getattr(getattr(defaults, section), key)
+            if isinstance(value, bool | int | float) and not isinstance(value, SecretStr):
+                shown = str(value).lower() if isinstance(value, bool) else str(value)
+                line = next(line for line in readme.splitlines() if line.startswith(row))
+                assert f"`{shown}`" in line, f"README shows a wrong default for {section}.{key}"
