@@ -351,8 +351,8 @@ class JobService:
         reason = f"mjbot:{outcome.message_key}"
         if isinstance(outcome, BannedPrompt):
             reason = f"mjbot:{outcome.message_key}:{outcome.word or ''}"
-        elif isinstance(outcome, Rejected) and outcome.description:
-            reason = outcome.description
+        elif isinstance(outcome, Rejected) and outcome.message_key == "submit.rejected":
+            reason = outcome.description or reason  # the proxy's own words, as it sent them
         await self._jobs.complete(job_id, state="failure", failure=reason)
         await self._usage.refund(job_id)
 

@@ -158,3 +158,13 @@ async def test_a_channel_the_bot_may_not_post_in_is_explained(
     text = await private_answer(handle, "may not post")
     assert "Send Messages" in text
     assert sim.count("/submit/imagine") == 1
+
+
+async def test_a_refused_api_key_is_explained_without_details(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    await mjbot(midjourney={"api_key": "not-the-key"})
+    handle = await imagine(fake_discord, "a locked door")
+    text = await private_answer(handle, "could not start")
+    assert "API key" in text and "moderator" in text
+    assert "not-the-key" not in text
