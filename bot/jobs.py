@@ -26,6 +26,7 @@ from bot.midjourney.outcomes import (
     Unavailable,
 )
 from bot.prompts import PromptError, UserDefaults, apply_defaults, validate_prompt
+from bot.render import shown_prompt
 from bot.requester import Requester
 from bot.tracker import TERMINAL_STATES, Tracker
 from storage.jobs import JobRecord, JobRepository, TaskAlreadyTracked
@@ -138,8 +139,13 @@ class JobService:
             since=limits.since,
         )
         if result.job is None:
+            units = policy.units_for(action)
             raise UserFacingError(
-                f"quota.{result.reason}", used=_num(result.used), limit=_num(result.limit)
+                f"quota.{result.reason}",
+                used=_num(result.used),
+                limit=_num(result.limit),
+                cost=_num(units),
+                left=_num(max(0.0, result.limit - result.used)),
             )
         return result.job
 
@@ -235,7 +241,7 @@ class JobService:
                 policy,
                 kind="action",
                 action=action.weight_key,
-                prompt=parent.final_prompt or parent.prompt,
+                prompt=shown_prompt(parent),
                 parent=parent,
                 custom_id=action.raw,
                 button_index=index,

@@ -90,7 +90,7 @@ def failure_text(job: JobRecord, locale: str) -> str:
 
 
 def _headline(job: JobRecord, locale: str) -> str:
-    prompt = _clip(job.final_prompt or job.prompt or "", 900)
+    prompt = _clip(shown_prompt(job), 900)
     who = f"<@{job.requester_id}>"
     if pick_kind(job) == "describe":
         return t(locale, "job.headline_describe", user=who)
@@ -125,7 +125,7 @@ def _status_line(job: JobRecord, locale: str) -> str:
         if job.progress is None:
             text = job.status_text or t(locale, "job.status.in_progress")
             return t(locale, "job.status.in_progress_text", text=_clip(text, 100))
-        return f"`{progress_bar(job.progress)}` {job.progress}%"
+        return t(locale, "job.status.running", bar=progress_bar(job.progress), percent=job.progress)
     if state in ("submitting", "submitted"):
         return t(locale, "job.status.waiting")
     if state == "modal":
@@ -136,6 +136,8 @@ def _status_line(job: JobRecord, locale: str) -> str:
         return t(locale, "job.status.cancelled")
     if state == "unknown":
         return t(locale, "job.status.unknown")
+    if state == "success":
+        return t(locale, "job.status.done")
     return ""
 
 
@@ -196,6 +198,14 @@ def _pick_rows(job: JobRecord, locale: str) -> list[tuple[ButtonSpec, ...]]:
             )
         )
     return [tuple(buttons[:5])] + ([tuple(buttons[5:])] if len(buttons) > 5 else [])
+
+
+def shown_prompt(job: JobRecord) -> str:
+    """The prompt a job is known by: the one Midjourney ran, except for describe and shorten,
+    whose "final prompt" is their result (the proposed prompts), not what was asked."""
+    if pick_kind(job) is not None:
+        return job.prompt or ""
+    return job.final_prompt or job.prompt or ""
 
 
 def pick_kind(job: JobRecord) -> Literal["describe", "shorten"] | None:

@@ -11,7 +11,7 @@ import discord
 
 from bot.access import Gate
 from bot.i18n import t
-from bot.render import failure_text
+from bot.render import failure_text, shown_prompt
 from bot.ui.context import jump_url
 from storage.guilds import AuditEntry
 from storage.jobs import JobRecord, JobRepository
@@ -44,7 +44,7 @@ def change_text(entry: AuditEntry, locale: str) -> str:
 def job_text(job: JobRecord, locale: str, link: str | None) -> str:
     """One finished job: who, the action, the prompt, how it ended and where to see it."""
     icon = _STATE_ICONS.get(job.state, "•")
-    prompt = _clip(job.final_prompt or job.prompt or "", PROMPT_SHOWN) or "-"
+    prompt = _clip(shown_prompt(job), PROMPT_SHOWN) or "-"
     outcome = t(locale, f"admin.audit.job_state.{job.state}")
     if job.state in ("failure", "unknown"):
         outcome = f"{outcome} ({_clip(failure_text(job, locale), 200)})"

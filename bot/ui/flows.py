@@ -64,6 +64,9 @@ async def click_dialog_result_button(
 
     message_id = interaction.message.id if interaction.message else None
     parent, action = await services.jobs.button_of(job_id, index, message_id=message_id)
+    if not action.needs_user_input:  # not a dialog button after all: an ordinary click
+        await click_result_button(services, interaction, job_id, index)
+        return
     who = requester_of(interaction)
     await services.gate.admit(who)  # refuse before the member fills in the dialog
     modal = dialog_for_button(services, parent, index, action, who.locale)

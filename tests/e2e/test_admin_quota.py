@@ -20,7 +20,7 @@ from tests.e2e.test_admin import admin, imagine, refusal
 from tests.fakes.discord import FakeDiscord, User
 
 UNLIMITED_RUNNING = {"max_jobs_per_user": 0, "max_jobs_per_guild": 0}
-QUOTA_TEXT = "daily quota"
+QUOTA_TEXT = "daily units are left"
 
 
 def refusals(fake: FakeDiscord, text: str) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ async def test_twenty_concurrent_clicks_against_a_quota_of_five_submit_five(
         timeout=10,
     )
     assert sim.count("/submit/action") == 5
-    assert "5 of 5 units" in refusals(fake_discord, QUOTA_TEXT)[0]["content"]
+    assert "0 of your 5 daily units are left" in refusals(fake_discord, QUOTA_TEXT)[0]["content"]
 
 
 def alice_jobs(fake: FakeDiscord, alice: User) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ async def test_a_job_failed_at_the_proxy_gives_its_units_back(
     )
     await imagine(fake_discord, "the next job fits the quota")
     await wait_job_message(fake_discord, "the next job fits the quota")
-    await refusal(await imagine(fake_discord, "but not a third"), "1 of 1 units")
+    await refusal(await imagine(fake_discord, "but not a third"), "0 of your 1 daily units")
 
 
 async def test_weights_and_the_guild_cap_are_charged_per_action(
@@ -116,7 +116,8 @@ async def test_weights_and_the_guild_cap_are_charged_per_action(
         fake_discord, sim, int((await reply_to(fake_discord, int(grid["id"])))["id"])
     )
     hd = await click(fake_discord, upscale, "Upscale (Subtle)")  # 2 units: over 3
-    assert "2 of 3 units" in await refusal(hd, QUOTA_TEXT)
+    refused = await refusal(hd, QUOTA_TEXT)
+    assert "costs 2 units" in refused and "1 of your 3 daily units are left" in refused
 
     await admin(fake_discord, "quota weight", {"action": "upscale_hd", "units": 1})
     await click(fake_discord, upscale, "Upscale (Subtle)")
@@ -125,8 +126,10 @@ async def test_weights_and_the_guild_cap_are_charged_per_action(
     # The guild-wide cap counts everyone: bob has his own quota left, the server has not.
     await admin(fake_discord, "quota cap", {"units": 3})
     bob = fake_discord.users["bob"]
-    text = await refusal(await imagine(fake_discord, "bob's turn", user=bob), "daily budget")
-    assert "3 of 3 units" in text
+    text = await refusal(
+        await imagine(fake_discord, "bob's turn", user=bob), "server's 3 daily units"
+    )
+    assert "only 0 of" in text
     config = await admin(fake_discord, "config")
     rendered = str(config["embeds"])
     assert "upscale_hd 1" in rendered and "3 units per member" in rendered
@@ -158,7 +161,7 @@ async def test_member_override_and_reset(
     await admin(fake_discord, "quota set", {"units": 1, "member": alice.id})
     await imagine(fake_discord, "alice uses her one unit")
     await wait_job_message(fake_discord, "alice uses her one unit")
-    await refusal(await imagine(fake_discord, "one too many"), "1 of 1 units")
+    await refusal(await imagine(fake_discord, "one too many"), "0 of your 1 daily units")
     config = await admin(fake_discord, "config")
     assert f"<@{alice.id}> 1" in str(config["embeds"])
     await admin(fake_discord, "quota reset", {"member": alice.id})
