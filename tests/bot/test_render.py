@@ -101,3 +101,17 @@ def test_child_jobs_say_which_button_made_them() -> None:
     assert "Pan ⬅️ by" in render_job(pan, locale="en", backend="plus").content
     odd = job(kind="action", action="video_upscale", custom_id="MJ::Something::new")
     assert "Action by" in render_job(odd, locale="en", backend="plus").content
+
+
+def test_shorten_and_describe_results_keep_the_asked_prompt_as_headline() -> None:
+    shortened = job(
+        kind="shorten",
+        action="shorten",
+        state="success",
+        prompt="a very very beautiful majestic castle",
+        final_prompt="## Important tokens\n**castle**\n## Shortened prompts\n1️⃣ castle",
+    )
+    content = render_job(shortened, locale="en", backend="plus").content
+    assert content.startswith("**a very very beautiful majestic castle** -")
+    assert content.count("Important tokens") == 1 and "##" not in content
+    assert "✅" in content

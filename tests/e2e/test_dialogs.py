@@ -68,6 +68,12 @@ async def test_vary_region_sends_a_mask_of_the_chosen_region(
     image = await upscaled(fake_discord, sim, "a cat on a sofa --ar 2:1")
     handle = await click(fake_discord, image, "Vary (Region)")
     assert handle.response_type == 9
+    options = [
+        o["label"]
+        for row in handle.modal["components"]
+        for o in (row.get("component") or {}).get("options", [])
+    ]
+    assert "Centre" in options and not any(o.startswith("dialog.") for o in options)
     submit = await fake_discord.submit_modal(
         handle, {"region": ["left"], "prompt": "a dog on a sofa"}
     )
