@@ -57,9 +57,9 @@ async def test_stats_show_jobs_units_failures_cost_and_a_chart(
     assert "last 7 days" in text
     assert "**3** jobs · **2** units · **1** failed" in text  # the failed job was refunded
     assert "0.07" in text  # one imagine and one upscale that did not fail
-    assert f"<@{alice.id}>: 2 jobs, 2 units, 0 failed" in text
-    assert f"<@{bob.id}>: 1 jobs, 0 units, 1 failed" in text
-    assert "imagine: 2 jobs" in text and "upscale: 1 jobs" in text
+    assert f"<@{alice.id}>: jobs 2, units 2, failed 0" in text
+    assert f"<@{bob.id}>: jobs 1, units 0, failed 1" in text
+    assert "imagine: jobs 2" in text and "upscale: jobs 1" in text
     [attachment] = message["attachments"]
     assert attachment["filename"] == "usage.png"
     assert message["embeds"][0]["image"]["url"] == "attachment://usage.png"
