@@ -7,29 +7,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.config import QuotaSettings
+from bot.config import CHARGED_ACTIONS, QuotaSettings
 from bot.errors import UserFacingError
 from bot.prompts import find_banned_word
 from bot.requester import Requester
 from storage.guilds import GuildRepository, GuildSettingsRecord
 
 # Every action a job can be charged for: the names moderators give weights and prices to.
-WEIGHT_ACTIONS = (
-    "imagine",
-    "blend",
-    "describe",
-    "shorten",
-    "upscale",
-    "upscale_hd",
-    "variation",
-    "reroll",
-    "vary_region",
-    "zoom",
-    "custom_zoom",
-    "pan",
-    "animate",
-    "video_upscale",
-)
+WEIGHT_ACTIONS = CHARGED_ACTIONS
 
 
 @dataclass(frozen=True)

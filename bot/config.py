@@ -94,6 +94,25 @@ class JobsSettings(_Section):
     max_prompt_length: int = Field(default=4000, ge=1, le=6000)
 
 
+# The actions a job can be charged as (custom_ids.ButtonAction.weight_key, plus the commands).
+CHARGED_ACTIONS = (
+    "imagine",
+    "blend",
+    "describe",
+    "shorten",
+    "upscale",
+    "upscale_hd",
+    "variation",
+    "reroll",
+    "vary_region",
+    "zoom",
+    "custom_zoom",
+    "pan",
+    "animate",
+    "video_upscale",
+)
+
+
 class QuotaSettings(_Section):
     """Defaults a guild starts with; moderators change them per guild with /mjadmin."""
 
@@ -103,6 +122,19 @@ class QuotaSettings(_Section):
     max_jobs_per_guild: int = Field(default=20, ge=0)
     weights: dict[str, float] = Field(default_factory=dict)
     prices: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("weights", "prices")
+    @classmethod
+    def _known_actions(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(CHARGED_ACTIONS))
+        if unknown:
+            raise ValueError(
+                f"names unknown actions ({', '.join(unknown)}); "
+                f"the actions are {', '.join(CHARGED_ACTIONS)}"
+            )
+        if any(v < 0 for v in value.values()):
+            raise ValueError("must not be negative")
+        return value
 
 
 class Settings(BaseSettings):

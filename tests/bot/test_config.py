@@ -116,3 +116,29 @@ def test_readme_reference_lists_every_key_with_its_default() -> None:
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
                 line = next(line for line in readme.splitlines() if line.startswith(row))
                 assert f"`{shown}`" in line, f"README shows a wrong default for {section}.{key}"
+
+
+def test_weights_and_prices_name_known_actions(tmp_path: Path) -> None:
+    text = GOOD + "[quota.weights]\nupscale_hd = 2\nvary_subtel = 3\n"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text))
+    [problem] = caught.value.problems
+    assert "quota.weights" in problem and "vary_subtel" in problem and "upscale_hd," in problem
+
+
+def test_every_button_that_can_be_charged_has_a_weightable_action() -> None:
+    from bot.config import CHARGED_ACTIONS
+    from bot.midjourney.custom_ids import ButtonAction, ButtonKind, accepted_by
+
+    not_clicked_as_such = {
+        ButtonKind.DESCRIBE_PICK,  # our own pick buttons start an imagine
+        ButtonKind.DESCRIBE_ALL,
+        ButtonKind.SHORTEN_PICK,
+        ButtonKind.BOOKMARK,  # hidden
+        ButtonKind.SHOW_DETAILS,
+    }
+    for kind in ButtonKind:
+        if kind in not_clicked_as_such:
+            continue
+        if any(accepted_by(kind, backend) for backend in ("plus", "trueai", "new-api")):
+            assert ButtonAction(raw="", kind=kind).weight_key in CHARGED_ACTIONS, kind
