@@ -90,7 +90,7 @@ class JobService:
         self._recent_clicks: dict[tuple[int, int, int], float] = {}
         self.on_finished: Callable[[JobRecord], Awaitable[None]] | None = None
 
-    # ---- planning: everything that may refuse happens before the defer --------------------
+    # ---- planning: every check that may refuse, before anything is sent ------------------
     def _prompt(self, text: str) -> str:
         try:
             return validate_prompt(text, self._settings.jobs.max_prompt_length)
