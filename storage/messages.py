@@ -1,0 +1,118 @@
+"""The Discord messages that show jobs, and the buttons clicked on them."""
+
+from __future__ import annotations
+
+from storage.db import Database, StorageError
+from storage.records import JobRecord, MessageRecord, job_columns
+
+_COLUMNS = job_columns()
+
+
+class MessageTaken(StorageError):
+    """A Discord message belongs to one job only."""
+
+
+class JobMessages:
+    """Message <-> job mapping and button uses; mixed into `JobRepository`."""
+
+    db: Database
+
+    async def add_message(
+        self,
+        message_id: int,
+        job_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        *,
+        purpose: str = "job",
+        interaction_token: str | None = None,
+        token_expires_at: float | None = None,
+    ) -> MessageRecord:
+        """Map a Discord message to its job; re-adding refreshes the interaction token.
+
+        Raises MessageTaken if the message already belongs to another job.
+        """
+        result = await self.db.execute(
+            """INSERT INTO messages (message_id, job_id, channel_id, guild_id, purpose,
+                   interaction_token, token_expires_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (message_id) DO UPDATE SET
+                   interaction_token = coalesce(excluded.interaction_token, interaction_token),
+                   token_expires_at = CASE WHEN excluded.interaction_token IS NULL
+                       THEN token_expires_at ELSE excluded.token_expires_at END
+               WHERE messages.job_id = excluded.job_id""",
+            (
+                message_id,
+                job_id,
+                channel_id,
+                guild_id,
+                purpose,
+                interaction_token,
+                token_expires_at,
+                self.db.now(),
+            ),
+        )
+        if result.rowcount == 0:
+            raise MessageTaken(f"message {message_id} already belongs to another job")
+        message = await self.get_message(message_id)
+        assert message is not None
+        return message
+
+    async def get_message(self, message_id: int) -> MessageRecord | None:
+        row = await self.db.fetch_one("SELECT * FROM messages WHERE message_id = ?", (message_id,))
+        return None if row is None else MessageRecord.from_row(row)
+
+    async def job_for_message(self, message_id: int) -> JobRecord | None:
+        """The job a Discord message shows: two primary-key lookups, whatever the table size."""
+        row = await self.db.fetch_one(
+            f"""SELECT {_COLUMNS} FROM messages JOIN jobs ON jobs.id = messages.job_id
+               WHERE messages.message_id = ?""",
+            (message_id,),
+        )
+        return None if row is None else JobRecord.from_row(row)
+
+    async def messages_for_job(self, job_id: int) -> list[MessageRecord]:
+        rows = await self.db.fetch_all(
+            "SELECT * FROM messages WHERE job_id = ? ORDER BY created_at, message_id", (job_id,)
+        )
+        return [MessageRecord.from_row(r) for r in rows]
+
+    async def clear_expired_tokens(self) -> int:
+        """Forget interaction tokens past their expiry; returns how many were cleared."""
+        result = await self.db.execute(
+            """UPDATE messages SET interaction_token = NULL, token_expires_at = NULL
+               WHERE interaction_token IS NOT NULL AND token_expires_at <= ?""",
+            (self.db.now(),),
+        )
+        return result.rowcount
+
+    # Buttons -------------------------------------------------------------------------------
+
+    async def record_button_use(
+        self, job_id: int, index: int, user_id: int, child_job_id: int | None = None
+    ) -> None:
+        """Remember a click on button `index` of a job's message, and the job it started."""
+        await self.db.execute(
+            """INSERT INTO button_uses (job_id, button_index, child_job_id, user_id, created_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (job_id, button_index, created_at) DO UPDATE SET
+                   child_job_id = coalesce(excluded.child_job_id, child_job_id)""",
+            (job_id, index, child_job_id, user_id, self.db.now()),
+        )
+
+    async def child_for_button(self, job_id: int, index: int) -> int | None:
+        """The job the latest click on that button started, for idempotent actions."""
+        value = await self.db.fetch_value(
+            """SELECT child_job_id FROM button_uses
+               WHERE job_id = ? AND button_index = ? AND child_job_id IS NOT NULL
+               ORDER BY created_at DESC LIMIT 1""",
+            (job_id, index),
+        )
+        return None if value is None else int(value)
+
+    async def used_buttons(self, job_id: int) -> frozenset[int]:
+        """Indexes of the buttons of a job that were clicked at least once."""
+        rows = await self.db.fetch_all(
+            "SELECT DISTINCT button_index FROM button_uses WHERE job_id = ?", (job_id,)
+        )
+        return frozenset(int(r[0]) for r in rows)
