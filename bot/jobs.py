@@ -326,7 +326,13 @@ class JobService:
                 await self._usage.refund(job_id)
             case QueueFull() | BannedPrompt() | Rejected() | Unavailable():
                 await self._fail(job_id, outcome)
-        log.info(
+        level = (
+            logging.INFO
+            if isinstance(outcome, Submitted | Queued | NeedsDialog | ExistingTask)
+            else logging.WARNING
+        )
+        log.log(
+            level,
             "job %s (%s %s) guild %s user %s: submit answered %s",
             job_id,
             job.kind,

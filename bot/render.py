@@ -135,6 +135,8 @@ def _status_line(job: JobRecord, locale: str) -> str:
     if state == "cancelled":
         return t(locale, "job.status.cancelled")
     if state == "unknown":
+        if job.failure:
+            return t(locale, "job.status.unconfirmed", reason=_clip(failure_text(job, locale), 500))
         return t(locale, "job.status.unknown")
     if state == "success":
         return t(locale, "job.status.done")

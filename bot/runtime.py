@@ -102,6 +102,17 @@ class Services:
                 await self.job_repo.mark_unknown(job.id, "mjbot:job.failure.interrupted")
                 await self.usage.refund(job.id)
                 log.warning("job %s was interrupted during its submit; not resent", job.id)
+                await self._tell_interrupted(job.id)
+
+    async def _tell_interrupted(self, job_id: int) -> None:
+        """The member saw no message for this job: post one that says what happened."""
+        job = await self.job_repo.get(job_id)
+        if job is None or await self.job_repo.messages_for_job(job_id):
+            return
+        try:
+            await self.presenter.post_reply(job, reply_to=await self.presenter.parent_message(job))
+        except discord.HTTPException as exc:
+            log.warning("could not tell about interrupted job %s: %s", job_id, exc)
 
     async def _job_changed(self, job: JobRecord) -> None:
         await self.jobs.job_finished(job)

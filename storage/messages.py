@@ -111,8 +111,12 @@ class JobMessages:
         return None if value is None else int(value)
 
     async def used_buttons(self, job_id: int) -> frozenset[int]:
-        """Indexes of the buttons of a job that were clicked at least once."""
+        """Indexes of the buttons of a job whose click started a job that did not fail."""
         rows = await self.db.fetch_all(
-            "SELECT DISTINCT button_index FROM button_uses WHERE job_id = ?", (job_id,)
+            """SELECT DISTINCT b.button_index FROM button_uses b
+               LEFT JOIN jobs child ON child.id = b.child_job_id
+               WHERE b.job_id = ? AND (child.id IS NULL
+                    OR child.state NOT IN ('failure', 'cancelled', 'unknown'))""",
+            (job_id,),
         )
         return frozenset(int(r[0]) for r in rows)

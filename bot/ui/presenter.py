@@ -209,7 +209,7 @@ class JobPresenter:
             if job.id in self._posting:
                 return  # its first message is on its way; post_reply catches up afterwards
             # Recorded and submitted, but the process stopped before its message was posted.
-            await self.post_reply(job, reply_to=await self._parent_message(job))
+            await self.post_reply(job, reply_to=await self.parent_message(job))
             messages = await self._jobs.messages_for_job(job.id)
         rendered = await self.render(job)
         needs_upload = job.state == "success" and job.attachment_url is None and bool(job.image_url)
@@ -244,7 +244,7 @@ class JobPresenter:
             content += "\n" + t(locale, "job.original_link", url=job.image_url)
         return {"attachments": [file], "content": content[:2000]}
 
-    async def _parent_message(self, job: JobRecord) -> int | None:
+    async def parent_message(self, job: JobRecord) -> int | None:
         if job.parent_job_id is None:
             return None
         parents = await self._jobs.messages_for_job(job.parent_job_id)

@@ -172,6 +172,9 @@ async def test_a_job_interrupted_during_its_submit_is_never_resent(
         assert job.state == "unknown" and job.failure == "mjbot:job.failure.interrupted"
         assert sim.count("/submit/imagine") == 0
         assert interrupted.task_id is None and not running.services.tracker.followed_task_ids
+        # The member never saw a message for it: the bot posts one that says what happened.
+        notice = await wait_job_message(fake_discord, "cut off mid-submit")
+        assert "restarted while sending" in notice["content"] and not notice.get("components")
     finally:
         assert await running.stop() == 0
 

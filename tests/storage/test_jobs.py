@@ -277,3 +277,18 @@ async def test_guild_and_user_queries(repos: Repositories, clock: FakeClock) -> 
     assert [j.id for j in await repos.jobs.jobs_between(1, T0, T0 + 30)] == [a1.id, a2.id]
     assert [j.id for j in await repos.jobs.jobs_between(1, T0 + 10, T0 + 31)] == [a2.id, a3.id]
     assert await repos.jobs.jobs_between(3, T0, T0 + 100) == []
+
+
+async def test_a_click_whose_job_failed_does_not_count_as_used(
+    repos: Repositories, clock: FakeClock
+) -> None:
+    parent = await new_job(repos)
+    refused = await new_job(repos, parent_job_id=parent.id, button_index=2, action="upscale")
+    await repos.jobs.record_button_use(parent.id, 2, 10, refused.id)
+    assert await repos.jobs.used_buttons(parent.id) == frozenset({2})
+    await repos.jobs.complete(refused.id, state="failure", failure="queue full")
+    assert await repos.jobs.used_buttons(parent.id) == frozenset()  # free to try again
+    clock.advance(1)
+    worked = await new_job(repos, parent_job_id=parent.id, button_index=2, action="upscale")
+    await repos.jobs.record_button_use(parent.id, 2, 10, worked.id)
+    assert await repos.jobs.used_buttons(parent.id) == frozenset({2})
