@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # Successful jobs younger than this whose upload never happened are uploaded at start-up.
 UPLOAD_WINDOW = 24 * 3600.0
 # How long a shutdown waits for interactions already being handled.
-DRAIN_SECONDS = 10.0
+DRAIN_SECONDS = 7.0
 
 
 @dataclass
