@@ -168,4 +168,3 @@ async def test_a_refused_api_key_is_explained_without_details(
     text = await private_answer(handle, "could not start")
     assert "API key" in text and "moderator" in text
     assert "not-the-key" not in text
-
