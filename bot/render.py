@@ -248,12 +248,15 @@ def render_job(
     locale: str,
     backend: Backend,
     used: Sequence[int] = (),
+    proxy_down: bool = False,
 ) -> Rendered:
     """How a job message looks in its current state."""
     parts = [_headline(job, locale)]
     status = _status_line(job, locale)
     if status:
         parts.append(status)
+    if proxy_down and job.state not in ("success", "failure", "cancelled", "unknown"):
+        parts.append(t(locale, "job.status.proxy_down"))
     rows: list[tuple[ButtonSpec, ...]] = []
     preview = None
     if job.state == "success":

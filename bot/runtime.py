@@ -78,6 +78,7 @@ class Services:
         self.presenter = JobPresenter(
             bot, self.job_repo, self.settings, self.downloads, clock=self.clock
         )
+        self.presenter.proxy_down = lambda: self.tracker.outage
         self.audit = AuditPoster(bot, self.gate, self.job_repo)
         self.jobs.on_finished = self.audit.job_finished
         self.moderation.on_change = self.audit.change

@@ -27,6 +27,8 @@ _STATUS_TO_STATE: dict[str, JobState] = {
     "CANCEL": "cancelled",
 }
 _MAX_BACKOFF_FACTOR = 16
+# After this many failed polls in a row the job messages say the proxy is not answering.
+OUTAGE_AFTER = 3
 # Answers that mean "no batch endpoint here" (not found, method not allowed, not implemented).
 _NO_BATCH_STATUSES = frozenset({404, 405, 501})
 
@@ -154,8 +156,12 @@ class Tracker:
             self._failures += 1
             log.warning("polling %d tasks failed (%s); backing off", len(ids), exc)
             tasks = []
+            if self._failures == OUTAGE_AFTER:
+                await self._outage_changed(True)
         else:
-            self._failures = 0
+            was_down, self._failures = self.outage, 0
+            if was_down:
+                await self._outage_changed(False)
         for task in tasks:
             followed = self._followed.get(task.id)
             if followed is not None:
@@ -240,6 +246,16 @@ class Tracker:
                 failure="mjbot:job.failure.timeout",
             )
             log.warning("job %s (task %s) timed out", followed.job_id, followed.task_id)
+            await self._notify(followed.job_id)
+
+    @property
+    def outage(self) -> bool:
+        """The proxy has not answered the last few polls."""
+        return self._failures >= OUTAGE_AFTER
+
+    async def _outage_changed(self, down: bool) -> None:
+        log.warning("the proxy %s", "is not answering polls" if down else "answers again")
+        for followed in list(self._followed.values()):
             await self._notify(followed.job_id)
 
     async def _notify(self, job_id: int) -> None:

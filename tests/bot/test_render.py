@@ -115,3 +115,16 @@ def test_shorten_and_describe_results_keep_the_asked_prompt_as_headline() -> Non
     assert content.startswith("**a very very beautiful majestic castle** -")
     assert content.count("Important tokens") == 1 and "##" not in content
     assert "✅" in content
+
+
+def test_running_jobs_say_when_the_proxy_is_not_answering() -> None:
+    running = job(state="in_progress", progress=40)
+    assert (
+        "not answering" in render_job(running, locale="en", backend="plus", proxy_down=True).content
+    )
+    assert "not answering" not in render_job(running, locale="en", backend="plus").content
+    done = job(state="success", buttons=GRID, attachment_url="x")
+    assert (
+        "not answering"
+        not in render_job(done, locale="en", backend="plus", proxy_down=True).content
+    )

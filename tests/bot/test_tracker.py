@@ -198,3 +198,27 @@ async def test_a_queued_job_keeps_its_position_until_it_starts(jobs: JobReposito
     finally:
         await api.aclose()
         await sim.stop()
+
+
+async def test_an_outage_is_announced_on_running_jobs_and_lifted(jobs: JobRepository) -> None:
+    sim = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10)
+    api = await started(sim)
+    try:
+        [job] = await submit_jobs(api, jobs, 1)
+        tracker = tracker_for(api, jobs)
+        told: list[bool] = []
+
+        async def listener(changed: JobRecord) -> None:
+            told.append(tracker.outage)
+
+        tracker.listener = listener
+        tracker.follow(job)
+        sim.inject_fault("/task/list-by-condition", "http500", times=3 * 4)  # 4 tries per poll
+        for _ in range(3):
+            await tracker.poll_once()
+        assert tracker.outage and told == [True]
+        await tracker.poll_once()  # the proxy answers again
+        assert not tracker.outage and told[:2] == [True, False] and told.count(True) == 1
+    finally:
+        await api.aclose()
+        await sim.stop()
