@@ -268,13 +268,6 @@ class JobService:
         self._recent_clicks[key] = now
 
     # ---- the one submit --------------------------------------------------------------------
-    async def cancel_plan(self, plan: Plan) -> None:
-        """The interaction could not be acknowledged: nothing was sent, give the units back."""
-        await self._jobs.complete(
-            plan.job.id, state="cancelled", failure="mjbot:job.failure.not_acknowledged"
-        )
-        await self._usage.refund(plan.job.id)
-
     async def submit(self, plan: Plan) -> JobRecord:
         """Send the plan's request once and record what the proxy answered."""
         outcome = await plan.submit(self._api)
