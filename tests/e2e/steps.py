@@ -84,3 +84,11 @@ async def reply_to(fake: FakeDiscord, parent_id: int) -> dict[str, Any]:
             and str((m.get("message_reference") or {}).get("message_id")) == str(parent_id)
         )
     )
+
+
+async def upscaled(fake: FakeDiscord, sim: Simulator, prompt: str) -> dict[str, Any]:
+    """/imagine `prompt`, click U1, and wait for the finished upscale message."""
+    grid = await imagine_grid(fake, sim, prompt)
+    await click(fake, grid, "U1")
+    upscale = await reply_to(fake, int(grid["id"]))
+    return await finish(fake, sim, int(upscale["id"]))

@@ -14,6 +14,7 @@ from tests.e2e.steps import (
     imagine_grid,
     is_public_bot_message,
     reply_to,
+    upscaled,
     wait_job_message,
 )
 from tests.e2e.test_admin import admin, imagine, refusal
@@ -190,13 +191,6 @@ async def test_banned_words_are_managed_and_refused_before_any_submit(
     await wait_job_message(fake_discord, "a red dragon over hills")
     missing = await admin(fake_discord, "words remove", {"word": "dragon"})
     assert "not on the list" in missing["content"]
-
-
-async def upscaled(fake: FakeDiscord, sim: Simulator, prompt: str) -> dict[str, Any]:
-    grid = await imagine_grid(fake, sim, prompt)
-    await click(fake, grid, "U1")
-    upscale = await reply_to(fake, int(grid["id"]))
-    return await finish(fake, sim, int(upscale["id"]))
 
 
 async def test_a_banned_word_in_the_custom_zoom_dialog_is_refused_without_a_submit(

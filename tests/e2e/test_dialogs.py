@@ -10,19 +10,12 @@ from PIL import Image
 from bot.midjourney.simulator import ManualClock, Simulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.harness import KEY
-from tests.e2e.steps import click, finish, imagine_grid, labels, reply_to
+from tests.e2e.steps import click, finish, imagine_grid, labels, reply_to, upscaled
 from tests.fakes.discord import FakeDiscord
 
 
 def bodies(sim: Simulator, suffix: str) -> list[dict[str, object]]:
     return [r.json for r in sim.requests if r.path.endswith(suffix)]
-
-
-async def upscaled(fake: FakeDiscord, sim: Simulator, prompt: str) -> dict[str, object]:
-    grid = await imagine_grid(fake, sim, prompt)
-    await click(fake, grid, "U1")
-    upscale = await reply_to(fake, int(grid["id"]))
-    return await finish(fake, sim, int(upscale["id"]))
 
 
 async def test_custom_zoom_through_its_modal(
