@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     mock.add_argument(
         "--seconds-per-job", type=float, default=8.0, help="how long a simulated job runs"
     )
+    mock.add_argument(
+        "--quirks",
+        default="",
+        help="comma-separated names of real proxies' ways to imitate (README: Mock API quirks)",
+    )
     return parser
 
 
@@ -102,8 +107,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_mock_api(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.midjourney.simulator import run_simulator
+    from bot.midjourney.simulator.quirks import UnknownQuirkError, parse_quirks
 
     configure_logging("INFO", [args.api_key])
+    try:
+        quirks = parse_quirks(args.quirks)
+    except UnknownQuirkError as exc:
+        print(f"mjbot: --quirks: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
     async def main(stop: asyncio.Event) -> int:
         server = asyncio.create_task(
@@ -114,6 +125,7 @@ def _cmd_mock_api(args: argparse.Namespace) -> int:
                 api_key=args.api_key,
                 prefix=args.prefix,
                 seconds_per_job=args.seconds_per_job,
+                quirks=quirks,
             )
         )
         waiter = asyncio.create_task(stop.wait())

@@ -467,3 +467,11 @@ async def test_run_with_a_refused_token_says_so(
     assert "Discord refused the bot token: check discord.token (MJBOT_DISCORD__TOKEN)." in stderr
     assert "not-the-right-token" not in stderr
     assert not fake_discord.gateway.identify_count
+
+
+async def test_mock_api_refuses_an_unknown_quirk(cli: Callable[..., Any]) -> None:
+    process: Cli = await cli("mock-api", "--port", "0", "--quirks", "no-such-quirk")
+    code = await process.finish(STARTUP_TIMEOUT)
+    assert code == 2
+    assert "unknown quirk(s) no-such-quirk" in process.all_stderr
+    assert "Traceback" not in process.all_stderr

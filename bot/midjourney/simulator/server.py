@@ -15,6 +15,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from .backends import Mode, authorised, refusal
 from .drawing import render_png
 from .endpoints import REQUEST_JSON, ProxyEndpoints
+from .quirks import parse_quirks
 from .tasks import ManualClock, SimTask
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Simulator(ProxyEndpoints):
         supports_list: bool = True,
         public_base_url: str | None = None,
         notify_interval: float = 0.2,
+        quirks: Iterable[str] = (),
     ) -> None:
         super().__init__(
             mode,
@@ -78,6 +80,7 @@ class Simulator(ProxyEndpoints):
             public_base_url=public_base_url,
         )
         self.api_key = api_key
+        self.quirks = parse_quirks(quirks)
         self.supports_list = supports_list
         self.notify_interval = notify_interval
         self.requests: list[RecordedRequest] = []
@@ -302,9 +305,12 @@ async def run_simulator(
     api_key: str = "",
     prefix: str = "/mj",
     seconds_per_job: float = 6.0,
+    quirks: Iterable[str] = (),
 ) -> None:
     """Serve a simulator until cancelled (`mjbot mock-api`)."""
-    simulator = Simulator(mode, api_key=api_key, prefix=prefix, seconds_per_job=seconds_per_job)
+    simulator = Simulator(
+        mode, api_key=api_key, prefix=prefix, seconds_per_job=seconds_per_job, quirks=quirks
+    )
     base_url = await simulator.start(host, port)
     log.info("Midjourney-proxy simulator (%s) serving at %s%s", mode, base_url, simulator.prefix)
     try:
