@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.ui.attachments import image_data_url
 from bot.ui.context import requester_of
-from bot.ui.flows import run_plan
+from bot.ui.submit import run_plan
 
 if TYPE_CHECKING:
     from bot.app import MjBot

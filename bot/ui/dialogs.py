@@ -14,6 +14,7 @@ from bot.midjourney.custom_ids import ButtonAction, ButtonKind
 from bot.prompts import PromptError, zoom_prompt
 from bot.ui.boundary import guarded
 from bot.ui.context import requester_of
+from bot.ui.submit import finish_click
 from storage.jobs import JobRecord
 
 if TYPE_CHECKING:
@@ -156,8 +157,6 @@ async def submit_dialog_click(
     prompt: str | None,
     mask: str | None,
 ) -> None:
-    from bot.ui.flows import finish_click
-
     await interaction.response.defer()
     who = requester_of(interaction)
     result = await services.jobs.plan_click(
