@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, unknown_environment
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,15 @@ def _load(path: str | None, *, require_token: bool) -> Settings | None:
     if path is None:
         # Without --config: ./config.toml when there is one, else the environment alone.
         path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
+    for warning in unknown_environment():
+        print(f"mjbot: warning: {warning}", file=sys.stderr)
     try:
         return load_settings(path, require_token=require_token)
     except ConfigError as exc:
-        where = f"in '{path}'" if path else "from the environment"
+        if path and not all(exc.from_environment):
+            where = f"in '{path}'" + (" and the environment" if any(exc.from_environment) else "")
+        else:
+            where = "from the environment"
         print(f"mjbot: the configuration {where} cannot be used:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
@@ -85,7 +90,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.runtime import run_bot
 
-    configure_logging(settings.log_level, _secrets(settings))
+    configure_logging(
+        settings.log_level, _secrets(settings), json_lines=settings.log_format == "json"
+    )
     return asyncio.run(_until_signalled(lambda stop: run_bot(settings, stop)))
 
 
@@ -97,7 +104,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bot.runtime import check_setup
 
     # The sentences say what went wrong; the client's retry warnings would only repeat it.
-    configure_logging("ERROR", _secrets(settings))
+    configure_logging("ERROR", _secrets(settings), json_lines=settings.log_format == "json")
     ok, sentences = asyncio.run(check_setup(settings))
     for sentence in sentences:
         print(sentence)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,11 +14,15 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 AuthStyle = Literal["bearer", "raw", "mj-api-secret"]
 Backend = Literal["plus", "trueai", "new-api"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogFormat = Literal["text", "json"]
+ENV_PREFIX = "MJBOT_"
 
 
 class _Section(BaseModel):
@@ -151,7 +159,16 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = WebhookSettings()
     jobs: JobsSettings = JobsSettings()
     quota: QuotaSettings = QuotaSettings()
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @classmethod
     def settings_customise_sources(
@@ -173,25 +190,135 @@ _CONFIG_PATH: dict[str, Path | None] = {}
 
 
 class ConfigError(Exception):
-    """A configuration that cannot be used; each problem is one plain sentence."""
+    """A configuration that cannot be used; each problem is one plain sentence.
 
-    def __init__(self, problems: list[str]) -> None:
+    `from_environment` says, per problem, whether an environment variable caused it.
+    """
+
+    def __init__(self, problems: list[str], from_environment: list[bool] | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.from_environment = from_environment or [False] * len(problems)
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _env_names() -> dict[str, str]:
+    """Every environment variable name that sets something (upper case) -> the key it sets."""
+    names: dict[str, str] = {}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        names[f"{ENV_PREFIX}{section}".upper()] = section
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            for key in model.model_fields:
+                names[f"{ENV_PREFIX}{section}__{key}".upper()] = f"{section}.{key}"
+    return names
+
+
+def _dict_keys() -> set[str]:
+    """Keys whose value is a table: their variables may go one level deeper (`__NAME`)."""
+    return {
+        f"{ENV_PREFIX}quota__{key}".upper()
+        for key, field in QuotaSettings.model_fields.items()
+        if field.annotation is not None and getattr(field.annotation, "__origin__", None) is dict
+    }
+
+
+def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per MJBOT_ variable that matches no setting (a misspelling does nothing)."""
+    environ = os.environ if environ is None else environ
+    names = _env_names()
+    tables = _dict_keys()
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in names:
+            continue
+        if any(upper.startswith(table + "__") for table in tables):
+            continue
+        close = difflib.get_close_matches(upper, list(names), n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(
+            f"The environment variable {name} matches no setting{hint}; it is ignored. "
+            f"Variables are named {ENV_PREFIX}<SECTION>__<KEY>, with two underscores."
+        )
+    return warnings
+
+
+def _env_variable(key: str) -> str | None:
+    """The environment variable that set `key` ('section.key'), if one did."""
+    wanted = {name for name, setting in _env_names().items() if setting == key}
+    section = key.split(".", 1)[0]
+    for name in os.environ:
+        if name.upper() in wanted:
+            return name
+    for name in os.environ:  # a whole section given as JSON
+        if name.upper() == f"{ENV_PREFIX}{section}".upper() and "." in key:
+            return name
+    return None
+
+
+def _describe(err: dict[str, Any]) -> tuple[str, bool]:
     key = ".".join(str(p) for p in err.get("loc", ()))
     kind = err.get("type", "")
+    variable = _env_variable(".".join(str(p) for p in err.get("loc", ())[:2]))
+    subject = (
+        f"Environment variable {variable} (setting '{key}')" if variable else f"Setting '{key}'"
+    )
     if kind == "extra_forbidden":
-        return f"Unknown setting '{key}': remove it or check its spelling."
+        if variable:
+            return f"{subject} names no setting: remove it or check its spelling.", True
+        return f"Unknown setting '{key}': remove it or check its spelling.", False
     if kind == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "")
-        return f"Setting '{key}' has value {err.get('input')!r}; it must be one of {allowed}."
+        return (
+            f"{subject} has value {err.get('input')!r}; it must be one of {allowed}.",
+            variable is not None,
+        )
     msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
     msg = msg.replace("Input should be", "must be").replace("Input should", "must")
     msg = msg.rstrip(".") or "is invalid"
-    return f"Setting '{key}' {msg[0].lower() + msg[1:]} (got {err.get('input')!r})."
+    return (
+        f"{subject} {msg[0].lower() + msg[1:]} (got {err.get('input')!r}).",
+        variable is not None,
+    )
+
+
+def _unparsable_environment() -> list[str]:
+    """Variables of list or table settings whose value is not JSON (pydantic-settings would
+    only say which section failed)."""
+    complex_keys = {
+        name: setting
+        for name, setting in _env_names().items()
+        if "." not in setting
+        or getattr(_field(setting).annotation, "__origin__", None) in (list, dict)
+    }
+    problems = []
+    for name, value in os.environ.items():
+        setting = complex_keys.get(name.upper())
+        if setting is None:
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            example = "a table such as '{\"upscale_hd\": 2}'"
+            if getattr(_field(setting).annotation, "__origin__", None) is list:
+                example = "a list such as '[123456789012345678]'"
+            if "." not in setting:
+                example = "a JSON object of the section's keys"
+            problems.append(
+                f"Environment variable {name} (setting '{setting}') is not valid JSON; "
+                f"write {example}."
+            )
+    return problems
+
+
+def _field(setting: str) -> Any:
+    section, _, key = setting.partition(".")
+    field = Settings.model_fields[section]
+    if not key:
+        return field
+    model = field.annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    return model.model_fields[key]
 
 
 def load_settings(path: str | Path | None, *, require_token: bool = True) -> Settings:
@@ -222,7 +349,11 @@ def load_settings(path: str | Path | None, *, require_token: bool = True) -> Set
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise ConfigError([_describe(dict(e)) for e in exc.errors()]) from None
+        described = [_describe(dict(e)) for e in exc.errors()]
+        raise ConfigError([d[0] for d in described], [d[1] for d in described]) from None
+    except SettingsError as exc:
+        unreadable = _unparsable_environment() or [f"The environment cannot be read: {exc}."]
+        raise ConfigError(unreadable, [True] * len(unreadable)) from None
     finally:
         _CONFIG_PATH.pop("path", None)
     problems: list[str] = []

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 UPLOAD_WINDOW = 24 * 3600.0
 # How long a shutdown waits for interactions already being handled.
 DRAIN_SECONDS = 7.0
+# The longest `mjbot check` waits for the proxy's answer (one try).
+CHECK_TIMEOUT = 15.0
 
 
 @dataclass
@@ -308,7 +310,8 @@ async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
         mj.path_prefix,
         mj.api_key.get_secret_value(),
         mj.auth_style,
-        timeout=min(mj.request_timeout_seconds, 15.0),
+        timeout=min(mj.request_timeout_seconds, CHECK_TIMEOUT),
+        max_read_retries=0,  # one try: the operator waits for the timeout once, not four times
     ) as api:
         result = await probe(api)
     ok = ok and result.ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -44,3 +45,10 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
 
 def _is_view_timeout(task: asyncio.Task[object]) -> bool:
     return "timeout_task_impl" in getattr(task.get_coro(), "__qualname__", "")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The caller's MJBOT_* variables must not reach the tests' settings or spawned bots: the
+    environment wins over a test's config file, so an exported token would replace the fake's."""
+    for name in [n for n in os.environ if n.upper().startswith("MJBOT_")]:
+        del os.environ[name]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from bot.midjourney.client import MidjourneyClient
@@ -28,12 +29,19 @@ class ProbeResult:
 
 
 async def probe(client: MidjourneyClient) -> ProbeResult:
-    """Fetch a made-up task and list no tasks; explain the first thing that goes wrong."""
+    """Fetch a made-up task and list no tasks; explain the first thing that goes wrong.
+
+    Build the client with `max_read_retries=0` for a check: one try each, so the time the
+    sentence reports is the time the operator waited.
+    """
     where = client.base_url + client.path_prefix
+    started = time.monotonic()
     try:
         await client.fetch(PROBE_TASK_ID)
     except MidjourneyError as exc:
-        return ProbeResult(False, [_explain(client, exc, "task/{id}/fetch")])
+        waited = time.monotonic() - started
+        return ProbeResult(False, [_explain(client, exc, "task/{id}/fetch", waited)])
+    started = time.monotonic()
     try:
         await client.list_by_condition([])
     except NotFoundError:
@@ -45,14 +53,18 @@ async def probe(client: MidjourneyClient) -> ProbeResult:
             ],
         )
     except MidjourneyError as exc:
-        return ProbeResult(False, [_explain(client, exc, "task/list-by-condition")])
+        waited = time.monotonic() - started
+        return ProbeResult(False, [_explain(client, exc, "task/list-by-condition", waited)])
     return ProbeResult(True, [f"The backend at {where} answers and accepts the key."])
 
 
-def _explain(client: MidjourneyClient, exc: MidjourneyError, path: str) -> str:
+def _explain(client: MidjourneyClient, exc: MidjourneyError, path: str, waited: float) -> str:
     url = exc.url or client.endpoint(path)
     if isinstance(exc, APITimeoutError):
-        return f"The address {client.base_url} does not answer within {client.timeout:g} seconds."
+        return (
+            f"The address {client.base_url} does not answer: no reply after waiting "
+            f"{waited:.1f} seconds."
+        )
     if isinstance(exc, APIConnectionError):
         return f"The address {client.base_url} cannot be reached; check midjourney.base_url."
     if isinstance(exc, AuthenticationError):

@@ -475,3 +475,47 @@ async def test_mock_api_refuses_an_unknown_quirk(cli: Callable[..., Any]) -> Non
     assert code == 2
     assert "unknown quirk(s) no-such-quirk" in process.all_stderr
     assert "Traceback" not in process.all_stderr
+
+
+def test_a_bad_log_level_is_refused_at_load(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", good_sections(tmp_path), log_level="VERBOSE")
+    for command in ("run", "check"):
+        result = run_cli(command, "--config", str(config))
+        assert result.returncode == 2, result.stderr
+        assert_plain(result.stderr)
+        assert problem_lines(result.stderr) == [
+            "Setting 'log_level' has value 'VERBOSE'; it must be one of 'DEBUG', 'INFO', "
+            "'WARNING' or 'ERROR'."
+        ]
+
+
+def test_a_bad_environment_variable_is_named_and_the_file_not_blamed(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", good_sections(tmp_path))
+    result = run_cli(
+        "check",
+        "--config",
+        str(config),
+        env={"MJBOT_MIDJOURNEY__AUTH_STYLE": "basic", "MJBOT_DISCORD_TOKEN": "x"},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(
+        "mjbot: warning: The environment variable MJBOT_DISCORD_TOKEN matches no setting "
+        "(did you mean MJBOT_DISCORD__TOKEN?)"
+    )
+    assert lines[1] == "mjbot: the configuration from the environment cannot be used:"
+    assert problem_lines(result.stderr) == [
+        "Environment variable MJBOT_MIDJOURNEY__AUTH_STYLE (setting 'midjourney.auth_style') "
+        "has value 'basic'; it must be one of 'bearer', 'raw' or 'mj-api-secret'."
+    ]
+
+
+def test_the_files_that_hold_secrets_are_ignored_by_git() -> None:
+    result = subprocess.run(
+        ["git", "check-ignore", "--no-index", "config.toml", ".env", "secrets.env"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.split() == ["config.toml", ".env", "secrets.env"]

@@ -142,3 +142,63 @@ def test_every_button_that_can_be_charged_has_a_weightable_action() -> None:
             continue
         if any(accepted_by(kind, backend) for backend in ("plus", "trueai", "new-api")):
             assert ButtonAction(raw="", kind=kind).weight_key in CHARGED_ACTIONS, kind
+
+
+@pytest.mark.parametrize(("key", "value"), [("log_level", "VERBOSE"), ("log_format", "xml")])
+def test_top_level_keys_are_validated_at_load(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, f'{key} = "{value}"\n' + GOOD))
+    [problem] = caught.value.problems
+    assert problem.startswith(f"Setting '{key}' has value '{value}'; it must be one of ")
+
+
+def test_log_level_and_format_ignore_case(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, 'log_level = "debug"\nlog_format = "JSON"\n' + GOOD))
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
+
+
+def test_an_error_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MJBOT_MIDJOURNEY__POLL_INTERVAL_SECONDS", "-1")
+    monkeypatch.setenv("MJBOT_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD))
+    assert caught.value.from_environment == [True, True]
+    assert sorted(caught.value.problems) == [
+        "Environment variable MJBOT_LOG_LEVEL (setting 'log_level') has value 'LOUD'; "
+        "it must be one of 'DEBUG', 'INFO', 'WARNING' or 'ERROR'.",
+        "Environment variable MJBOT_MIDJOURNEY__POLL_INTERVAL_SECONDS (setting "
+        "'midjourney.poll_interval_seconds') must be greater than 0 (got '-1').",
+    ]
+
+
+def test_a_list_that_is_not_json_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MJBOT_DISCORD__GUILD_IDS", "123,456")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD))
+    assert caught.value.problems == [
+        "Environment variable MJBOT_DISCORD__GUILD_IDS (setting 'discord.guild_ids') is not "
+        "valid JSON; write a list such as '[123456789012345678]'."
+    ]
+    assert caught.value.from_environment == [True]
+
+
+def test_variables_that_match_no_setting_are_named() -> None:
+    from bot.config import unknown_environment
+
+    environ = {
+        "MJBOT_DISCORD_TOKEN": "x",  # one underscore
+        "MJBOT_DISCORD__TOKEN": "x",
+        "MJBOT_QUOTA__WEIGHTS__UPSCALE_HD": "2",
+        "mjbot_log_level": "INFO",
+        "MJBOT_STORAGE": '{"path": "x"}',
+        "PATH": "/bin",
+    }
+    [warning] = unknown_environment(environ)
+    assert warning.startswith(
+        "The environment variable MJBOT_DISCORD_TOKEN matches no setting "
+        "(did you mean MJBOT_DISCORD__TOKEN?); it is ignored."
+    )

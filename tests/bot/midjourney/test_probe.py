@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import socket
 
+from pydantic import SecretStr
+
+from bot.config import DiscordSettings, MidjourneySettings, Settings, StorageSettings
 from bot.midjourney.client import MidjourneyClient
 from bot.midjourney.probe import probe
 from bot.midjourney.simulator import Simulator
+from bot.runtime import check_setup
 from tests.bot.midjourney.conftest import MakeClient, MakeSim
 
 
@@ -64,7 +70,50 @@ async def test_a_server_that_does_not_answer(make_sim: MakeSim, make_client: Mak
     sim = await make_sim("plus")
     sim.inject_fault("fetch", "timeout", times=4)
     result = await probe(make_client(sim, timeout=0.2))
-    assert result.sentences == [f"The address {sim.base_url} does not answer within 0.2 seconds."]
+    [sentence] = result.sentences
+    match = re.fullmatch(
+        rf"The address {re.escape(sim.base_url)} does not answer: "
+        r"no reply after waiting (\d+\.\d) seconds\.",
+        sentence,
+    )
+    assert match, sentence
+    # What it says is what it waited (one timeout of 0.2 s and three retries here).
+    assert float(match.group(1)) >= 0.2
+
+
+async def test_check_tries_a_silent_address_once() -> None:
+    """An address that accepts and never answers: `mjbot check` waits for one timeout only.
+
+    The time itself is a benchmark line (bench/check_timeout.py), not asserted here.
+    """
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = Settings(
+        discord=DiscordSettings(token=SecretStr("t")),
+        midjourney=MidjourneySettings(
+            base_url=f"http://127.0.0.1:{port}", request_timeout_seconds=0.3
+        ),
+        storage=StorageSettings(path=":memory:"),
+    )
+    try:
+        ok, sentences = await check_setup(settings)
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert not ok
+    assert len(connections) == 1, "the check retried"
+    assert re.fullmatch(
+        rf"The address http://127.0.0.1:{port} does not answer: "
+        r"no reply after waiting \d+\.\d seconds\.",
+        sentences[-1],
+    ), sentences
 
 
 async def test_a_backend_without_batched_reads_still_works(make_sim: MakeSim) -> None:
