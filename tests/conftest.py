@@ -12,7 +12,7 @@ from tests.fakes.discord import FakeDiscord, assert_no_heartbeat_threads, patch_
 
 
 @pytest.fixture
-async def fake_discord() -> AsyncIterator[FakeDiscord]:
+async def fake_discord(request: pytest.FixtureRequest) -> AsyncIterator[FakeDiscord]:
     """A started FakeDiscord with discord.py pointed at it.
 
     Teardown fails the test if the bot broke one of Discord's limits, logged an error on the
@@ -20,8 +20,14 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     grace; discord.py's View timeout tasks are cancelled, not reported). A test that provokes
     a violation or an error on purpose clears it with ``fake.take_violations()`` /
     ``fake.errors.take()``.
+
+    End-to-end tests (under tests/e2e) run against Discord's REST rate limits, and any 429 fails
+    them (take provoked ones with ``fake.take_rate_limited()``); mark a test
+    ``@pytest.mark.discord_unlimited`` to opt out.
     """
-    fake = FakeDiscord()
+    limited = "e2e" in request.path.parts
+    limited = limited and request.node.get_closest_marker("discord_unlimited") is None
+    fake = FakeDiscord(rate_limits=limited)
     before = asyncio.all_tasks()
     await fake.start()
     try:

@@ -91,3 +91,23 @@ async def test_a_report_gathers_one_guilds_period() -> None:
     assert {u.user_id for u in report.summary.per_user} == {10, 11}
     assert report.cost == 1.0
     assert report.chart_png.startswith(b"\x89PNG")
+
+
+def test_matplotlib_loads_on_first_chart_not_at_start_up() -> None:
+    """Importing the bot and every cog leaves matplotlib out; the first chart brings it in."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, bot.app, bot.runtime, bot.stats\n"
+        "from bot.app import EXTENSIONS\n"
+        "import importlib\n"
+        "for name in EXTENSIONS: importlib.import_module(name)\n"
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported at start-up'\n"
+        "from bot.stats import render_chart\n"
+        "from storage.records import DayUsage\n"
+        "render_chart([DayUsage('2026-12-01', 1, 1.0, 0)])\n"
+        "assert 'matplotlib' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -15,6 +15,7 @@ from .models import (
     Role,
     User,
 )
+from .ratelimits import Limited, Limits, RateLimiter
 from .server import FakeDiscord, Violation, default_guild
 from .store import UploadedFile
 from .wire import RecordedRequest
@@ -31,7 +32,10 @@ __all__ = [
     "Guild",
     "Interaction",
     "InteractionRejected",
+    "Limited",
+    "Limits",
     "Member",
+    "RateLimiter",
     "RecordedRequest",
     "Role",
     "UploadedFile",

@@ -18,6 +18,7 @@ from .injection import Injector
 from .interactions import Interaction
 from .logs import BotError, ErrorLogCollector
 from .models import ALL_PERMISSIONS, MANAGE_GUILD, Channel, Guild, Member, Role, User
+from .ratelimits import Limited, Limits, RateLimiter
 from .rest import BotRoutes
 from .store import MessageStore, UploadedFile
 from .webhooks import WebhookRoutes
@@ -69,9 +70,16 @@ class FakeDiscord(Injector):
         attachment_size_limit: int = 10 * MiB,
         error_loggers: Sequence[str] = ("discord", "aiohttp.server"),
         clock: Callable[[], float] = time.time,
+        rate_limits: bool | Limits = False,
     ) -> None:
         self.token = token
         self.clock = FakeClock(clock)
+        # Discord's REST rate limits, when enabled: headers on every answer, 429s past a limit.
+        self.rate_limits = RateLimiter(
+            self.clock,
+            rate_limits if isinstance(rate_limits, Limits) else Limits(),
+            enabled=rate_limits is not False,
+        )
         self.attachment_size_limit = attachment_size_limit
         self.bot_user = User(self.clock.snowflake(), bot_name, bot=True)
         self.application_id = self.bot_user.id
@@ -316,6 +324,10 @@ class FakeDiscord(Injector):
             return error(400, 50006, "Cannot send an empty message")
         return self.reject(request, problems) if problems else None
 
+    def take_rate_limited(self) -> list[Limited]:
+        """Return and clear the 429s answered so far (for tests that provoke them on purpose)."""
+        return self.rate_limits.take()
+
     def take_violations(self) -> list[Violation]:
         """Return and clear the violations (for tests that provoke one on purpose)."""
         found, self.violations = self.violations, []
@@ -324,6 +336,10 @@ class FakeDiscord(Injector):
     def assert_clean(self) -> None:
         """Fail if the bot broke a limit or logged an error."""
         problems = [f"limit violation: {v}" for v in self.violations]
+        problems += [
+            f"rate limited ({hit.scope}): {hit.method} {hit.path}"
+            for hit in self.rate_limits.limited
+        ]
         if self.errors.records:
             problems.append("bot logged errors:\n" + self.errors.describe())
         if problems:

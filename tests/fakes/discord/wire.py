@@ -127,11 +127,17 @@ def make_middleware(fake: FakeDiscord) -> Middleware:
             if not UNAUTHENTICATED.match(path):
                 if request.headers.get("Authorization") != f"Bot {fake.token}":
                     response = error(401, 0, "401: Unauthorized")
+        limit_headers: dict[str, str] = {}
+        if response is None and request.path.startswith(API_PREFIX):
+            limit_headers, response = fake.rate_limits.check(
+                request.method, path, fake.application_id
+            )
         if response is None:
             try:
                 response = await handler(request)
             except web.HTTPException as exc:
                 response = error(exc.status, 0, f"{exc.status}: {exc.reason}")
+            response.headers.update(limit_headers)
         record.status = response.status
         fake.notify()
         return response
