@@ -19,6 +19,7 @@ import yarl
 from bot.access import Gate
 from bot.config import Settings
 from bot.jobs import JobService
+from bot.media.download import make_download_client
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
 from bot.retention import RetentionSweeper
@@ -151,7 +152,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         mj.auth_style,
         timeout=mj.request_timeout_seconds,
     )
-    downloads = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    downloads = make_download_client()
     job_repo = JobRepository(db)
     guilds = GuildRepository(db)
     usage = UsageRepository(db)

@@ -71,6 +71,8 @@ class Task(_Lenient):
     fail_reason: str | None = Field(default=None, alias="failReason")
     image_url: str | None = Field(default=None, alias="imageUrl")
     image_urls: list[str] = Field(default_factory=list, alias="imageUrls")
+    video_url: str | None = Field(default=None, alias="videoUrl")
+    video_urls: list[str] = Field(default_factory=list, alias="videoUrls")
     submit_time: int | None = Field(default=None, alias="submitTime")
     start_time: int | None = Field(default=None, alias="startTime")
     finish_time: int | None = Field(default=None, alias="finishTime")
@@ -94,21 +96,23 @@ class Task(_Lenient):
     def _optional_texts(cls, value: Any) -> str | None:
         return _optional_text(value)
 
-    @field_validator("image_url", mode="before")
+    @field_validator("image_url", "video_url", mode="before")
     @classmethod
     def _url(cls, value: Any) -> str | None:
         text = (_optional_text(value) or "").strip()
         return text or None
 
-    @field_validator("image_urls", mode="before")
+    @field_validator("image_urls", "video_urls", mode="before")
     @classmethod
     def _urls(cls, value: Any) -> list[str]:
+        if isinstance(value, str):  # a single address where a list belongs
+            value = [value]
         if not isinstance(value, list):
             return []
         urls: list[str] = []
         for item in value:  # trueai sends [{url, thumbnail}], others plain strings
             url = item.get("url") if isinstance(item, dict) else item
-            if isinstance(url, str) and url.strip():
+            if isinstance(url, str) and url.strip() and url.strip() not in urls:
                 urls.append(url.strip())
         return urls
 

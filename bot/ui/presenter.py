@@ -14,7 +14,7 @@ import discord
 import httpx
 
 from bot.i18n import t
-from bot.images import ImageError, download_image, fit_to_size_async
+from bot.media.final import FinalMedia
 from bot.render import ButtonSpec, Rendered, render_job
 from bot.tracker import TERMINAL_STATES
 from storage.jobs import JobRecord, JobRepository, MessageRecord
@@ -88,6 +88,12 @@ class JobPresenter:
         self._jobs = jobs
         self._settings = settings
         self._downloads = downloads
+        self._media = FinalMedia(
+            downloads,
+            proxy_base_url=settings.midjourney.base_url,
+            max_download_bytes=int(settings.jobs.download_max_mb * 1024 * 1024),
+            timeout=settings.jobs.download_timeout_seconds,
+        )
         self._clock = clock
         self._states: dict[int, _Coalescer] = {}
         # Discord tells each interaction the guild's upload limit; the guild cache may not know it.
@@ -254,24 +260,10 @@ class JobPresenter:
         return parents[0].message_id if parents else None
 
     async def _final_image(self, job: JobRecord) -> tuple[discord.File, bool] | None:
-        assert job.image_url is not None
-        limit = self._upload_limit(job.guild_id)
-        try:
-            image = await download_image(
-                self._downloads,
-                job.image_url,
-                max_bytes=int(self._settings.jobs.download_max_mb * 1024 * 1024),
-                timeout=self._settings.jobs.download_timeout_seconds,
-            )
-            data, _mime, ext = await fit_to_size_async(image.data, image.mime, limit)
-        except ImageError as exc:
-            log.warning("job %s: the final image could not be downloaded: %s", job.id, exc)
+        upload = await self._media.upload_for(job, self._upload_limit(job.guild_id))
+        if upload is None:
             return None
-        reencoded = data != image.data
-        if reencoded:
-            log.info("job %s: image re-encoded to fit the upload limit of %d bytes", job.id, limit)
-        file = discord.File(io.BytesIO(data), filename=f"mjbot_{job.task_id or job.id}.{ext}")
-        return file, reencoded
+        return discord.File(io.BytesIO(upload.data), filename=upload.filename), upload.reencoded
 
     def note_upload_limit(self, guild_id: int | None, limit: int) -> None:
         """Remember the upload limit an interaction of this guild carried."""

@@ -28,8 +28,14 @@ def button_index(custom_id: str) -> int:
 
 def child_kind(
     custom_id: str, parent: SimTask
-) -> tuple[Literal["grid", "upscale"], str, str | None]:
+) -> tuple[Literal["grid", "upscale", "video"], str, str | None]:
     """(kind, action, dialog) of the job a button starts."""
+    if custom_id.startswith("MJ::JOB::animate_"):
+        return "video", "VIDEO", None
+    if custom_id.startswith("MJ::JOB::video_virtual_upscale::"):
+        return "video", "UPSCALE", None
+    if custom_id.startswith("MJ::JOB::reroll::") and parent.kind == "video":
+        return "video", "VIDEO", None
     if custom_id.startswith("MJ::JOB::upsample"):
         return "upscale", "UPSCALE", None
     if custom_id.startswith("MJ::CustomZoom::"):
@@ -80,7 +86,24 @@ def buttons(task: SimTask) -> list[dict[str, Any]]:
             _button(f"MJ::JOB::pan_right::1::{h}::SOLO", emoji="➡️"),
             _button(f"MJ::JOB::pan_up::1::{h}::SOLO", emoji="⬆️"),
             _button(f"MJ::JOB::pan_down::1::{h}::SOLO", emoji="⬇️"),
+            _button(f"MJ::JOB::animate_high::1::{h}::SOLO", "Animate (High motion)", "🎞️"),
+            _button(f"MJ::JOB::animate_low::1::{h}::SOLO", "Animate (Low motion)", "🎞️"),
             _button(f"MJ::BOOKMARK::{h}", emoji="❤️"),
+        ]
+    if task.kind == "video":
+        # trueai's SetVideoUpscaleButtons / SetVideoExtendButtons (reference 7.3)
+        upscales = (
+            []
+            if task.action == "UPSCALE"
+            else [
+                _button(f"MJ::JOB::video_virtual_upscale::{i}::{h}", f"U{i}") for i in range(1, 5)
+            ]
+        )
+        return [
+            *upscales,
+            _button(f"MJ::JOB::animate_high_extend::1::{h}", "Extend (High motion)", "🎞️"),
+            _button(f"MJ::JOB::animate_low_extend::1::{h}", "Extend (Low motion)", "🎞️"),
+            _button(f"MJ::JOB::reroll::0::{h}::SOLO", emoji="🔄"),
         ]
     if task.kind == "describe":
         return [

@@ -21,6 +21,7 @@ from .backends import (
     reply,
 )
 from .buttons import NEW_API_FAMILIES, TRUEAI_FAMILIES, button_index, buttons, child_kind
+from .media import dress_media, image_url
 from .tasks import SimTask, TaskQueue, aspect_of, describe_text, pick_line, shorten_text
 
 REQUEST_JSON = web.RequestKey("json", object)
@@ -49,6 +50,8 @@ def is_png_data_url(value: Any) -> bool:
 
 class ProxyEndpoints(TaskQueue):
     """The request handlers of a Midjourney proxy in one backend mode; the Simulator serves them."""
+
+    quirks: frozenset[str] = frozenset()  # the Simulator sets them (see quirks.py)
 
     def __init__(
         self,
@@ -129,26 +132,17 @@ class ProxyEndpoints(TaskQueue):
             "submitTime": self._ms(task.submitted_at),
             "startTime": self._ms(task.starts_at) if started else None,
             "finishTime": self._ms(finished_at) if terminal else None,
-            "imageUrl": self._image_url(task, status, pct),
+            "imageUrl": image_url(self, task, status, pct),
             "progress": progress,
             "failReason": task.fail_reason if status == "FAILURE" else None,
             "buttons": buttons(task) if status == "SUCCESS" else [],
         }
-        return dress_task(self.mode, body, task, status)
+        return dress_media(self, dress_task(self.mode, body, task, status), task, status)
 
     def _action_name(self, task: SimTask) -> str:
         if self.mode == "new-api" and task.dialog == "zoom":
             return "CUSTOM_ZOOM"
         return task.action
-
-    def _image_url(self, task: SimTask, status: str, pct: int) -> str | None:
-        if task.kind == "shorten" or status not in ("IN_PROGRESS", "SUCCESS"):
-            return None
-        if self.mode == "new-api":
-            return f"{self.public_base_url}{self.prefix}/image/{task.id}"
-        if status == "IN_PROGRESS":
-            return f"{self.public_base_url}/sim/images/{task.id}-preview.png?p={pct}"
-        return f"{self.public_base_url}/sim/images/{task.id}.png"
 
     # ---- submits -----------------------------------------------------------------------------
     def _new_task(self, body: dict[str, Any], **fields: Any) -> SimTask:
@@ -279,7 +273,9 @@ class ProxyEndpoints(TaskQueue):
             dialog = "remix"
         prompt = parent.prompt if parent.kind in ("grid", "upscale") else ""
         panel = (
-            button_index(custom_id) if custom_id.startswith("MJ::JOB::upsample::") else parent.panel
+            button_index(custom_id)
+            if custom_id.startswith(("MJ::JOB::upsample::", "MJ::JOB::video_virtual_upscale::"))
+            else parent.panel
         )
         task = self._new_task(
             body,

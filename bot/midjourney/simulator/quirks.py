@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 # name -> what a proxy that has it does (kept short: it is printed in --help).
-QUIRKS: dict[str, str] = {}
+QUIRKS: dict[str, str] = {
+    "empty-image-url": 'finished images have imageUrl "" and the picture in imageUrls',
+    "split-images": 'finished grids have imageUrl "" and four separate images in imageUrls',
+    "no-image": "finished images have neither imageUrl nor imageUrls",
+    "video-list-only": 'video results have imageUrl and videoUrl "", only videoUrls',
+    "localhost-media": "media addresses start http://localhost:3000 (new-api's default address)",
+}
 
 
 class UnknownQuirkError(ValueError):

@@ -15,6 +15,7 @@ from aiohttp import ClientSession, ClientTimeout, web
 from .backends import Mode, authorised, refusal
 from .drawing import render_png
 from .endpoints import REQUEST_JSON, ProxyEndpoints
+from .media import panel_png, render_mp4
 from .quirks import parse_quirks
 from .tasks import ManualClock, SimTask
 
@@ -87,6 +88,7 @@ class Simulator(ProxyEndpoints):
         self.notifications: list[tuple[str, dict[str, Any]]] = []
         self._faults: list[_Fault] = []
         self._images: dict[str, bytes] = {}
+        self.media_redirect: str | None = None
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
@@ -148,6 +150,10 @@ class Simulator(ProxyEndpoints):
         """The next `times` matching requests get this JSON body, whatever its shape."""
         self._faults.append(_Fault("/" + path_suffix.strip("/"), "reply", times, status, body))
 
+    def redirect_media(self, location: str | None) -> None:
+        """Answer every image and video request with a redirect there (None: serve them)."""
+        self.media_redirect = location
+
     def release_hangs(self) -> None:
         """Let requests held by a "timeout" fault finish (stop() does it too)."""
         self._release.set()
@@ -177,6 +183,7 @@ class Simulator(ProxyEndpoints):
             web.get(f"{p}/task/{{id}}/fetch", self._fetch),
             web.get(f"{p}/task/{{id}}/image-seed", self._image_seed),
             web.get("/sim/images/{name}", self._image),
+            web.get("/sim/videos/{name}", self._video),
         ]
         if self.supports_list:
             routes.append(web.post(f"{p}/task/list-by-condition", self._list))
@@ -243,17 +250,35 @@ class Simulator(ProxyEndpoints):
         return web.Response(status=200)  # "empty"
 
     # ---- images -----------------------------------------------------------------------------
-    async def _image(self, request: web.Request) -> web.Response:
-        name = request.match_info.get("name") or request.match_info.get("id", "")
-        task_id = name.removesuffix(".png").removesuffix("-preview")
+    def _media_task(self, name: str, suffix: str) -> tuple[SimTask, int | None]:
+        """The task and panel number of `<id>[-<n>|-preview]<suffix>`."""
+        stem = name.removesuffix(suffix).removesuffix("-preview")
+        task_id, _, number = stem.partition("-")
         task = self.tasks.get(task_id)
-        if task is None:
+        if task is None or (number and not number.isdigit()):
             raise web.HTTPNotFound()
+        return task, int(number) if number else None
+
+    async def _image(self, request: web.Request) -> web.Response:
+        if self.media_redirect is not None:
+            raise web.HTTPFound(self.media_redirect)
+        name = request.match_info.get("name") or request.match_info.get("id", "")
+        task, panel = self._media_task(name, ".png")
         status, pct = self._status(task)
+        if panel is not None and status == "SUCCESS":
+            return web.Response(body=panel_png(task, panel), content_type="image/png")
         preview = name.endswith("-preview.png") or status != "SUCCESS"
         return web.Response(
             body=self._render(task, pct if preview else None), content_type="image/png"
         )
+
+    async def _video(self, request: web.Request) -> web.Response:
+        if self.media_redirect is not None:
+            raise web.HTTPFound(self.media_redirect)
+        task, number = self._media_task(request.match_info["name"], ".mp4")
+        if task.kind != "video" or self._status(task)[0] != "SUCCESS":
+            raise web.HTTPNotFound()
+        return web.Response(body=render_mp4(task, number or 1), content_type="video/mp4")
 
     def _render(self, task: SimTask, preview_pct: int | None) -> bytes:
         key = f"{task.id}:{preview_pct}"

@@ -32,7 +32,7 @@ class SimTask:
 
     id: str
     action: str
-    kind: Literal["grid", "upscale", "describe", "shorten"]
+    kind: Literal["grid", "upscale", "describe", "shorten", "video"]
     prompt: str
     description: str
     submitted_at: float

@@ -124,6 +124,8 @@ async def test_buttons_match_midjourney_per_kind(
         "MJ::JOB::pan_right::1::<h>::SOLO",
         "MJ::JOB::pan_up::1::<h>::SOLO",
         "MJ::JOB::pan_down::1::<h>::SOLO",
+        "MJ::JOB::animate_high::1::<h>::SOLO",
+        "MJ::JOB::animate_low::1::<h>::SOLO",
         "MJ::BOOKMARK::<h>",
     ]
     image = Image.open(io.BytesIO((await http.get(upscale["imageUrl"])).content))

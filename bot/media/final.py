@@ -1,0 +1,69 @@
+"""What a finished job uploads: its media downloaded safely and fitted to the upload limit,
+as plain values (bytes and a file name) the presenter turns into a Discord attachment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+from bot.media.addresses import AddressGuard
+from bot.media.download import download_image
+from bot.media.fit import ImageFitter
+from bot.media.kinds import ImageError
+from storage.records import JobRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file to attach to the job message."""
+
+    data: bytes
+    filename: str
+    reencoded: bool  # smaller than the original: the message links the original too
+
+
+class FinalMedia:
+    """Fetches a finished job's media (checked addresses, size and time limits) and fits it."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        proxy_base_url: str,
+        max_download_bytes: int,
+        timeout: float,
+        guard: AddressGuard | None = None,
+        fitter: ImageFitter | None = None,
+    ) -> None:
+        self._client = client
+        self._guard = guard or AddressGuard(proxy_base_url)
+        self._fitter = fitter or ImageFitter()
+        self._max_bytes = max_download_bytes
+        self._timeout = timeout
+
+    async def upload_for(self, job: JobRecord, limit_bytes: int) -> Upload | None:
+        """The file to upload for a successful job, or None (the message keeps the link)."""
+        if not job.image_url:
+            return None
+        try:
+            image = await download_image(
+                self._client,
+                job.image_url,
+                max_bytes=self._max_bytes,
+                timeout=self._timeout,
+                guard=self._guard,
+            )
+            data, _mime, ext = await self._fitter.fit(image.data, image.mime, limit_bytes)
+        except ImageError as exc:
+            log.warning("job %s: the final image cannot be uploaded: %s", job.id, exc)
+            return None
+        reencoded = data != image.data
+        if reencoded:
+            log.info(
+                "job %s: image re-encoded to fit the upload limit of %d bytes", job.id, limit_bytes
+            )
+        return Upload(data, f"mjbot_{job.task_id or job.id}.{ext}", reencoded)
