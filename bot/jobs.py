@@ -16,6 +16,7 @@ from bot.midjourney.client import MidjourneyClient
 from bot.midjourney.custom_ids import ButtonAction, accepted_by, parse_custom_id
 from bot.midjourney.outcomes import (
     BannedPrompt,
+    Busy,
     ExistingTask,
     NeedsDialog,
     Queued,
@@ -317,8 +318,9 @@ class JobService:
                     job_id, state="unknown", failure="mjbot:job.failure.maybe_sent"
                 )
                 await self._usage.refund(job_id)
-            case QueueFull() | BannedPrompt() | Rejected() | Unavailable():
+            case QueueFull() | BannedPrompt() | Rejected() | Busy() | Unavailable():
                 await self._fail(job_id, outcome)
+        await self._tracker.health.submit_answered(outcome, job.guild_id)
         level = (
             logging.INFO
             if isinstance(outcome, Submitted | Queued | NeedsDialog | ExistingTask)

@@ -249,14 +249,18 @@ def render_job(
     backend: Backend,
     used: Sequence[int] = (),
     proxy_down: bool = False,
+    notice: str | None = None,
 ) -> Rendered:
-    """How a job message looks in its current state."""
+    """How a job message looks in its current state; `notice` is the catalogue key of a line
+    running jobs carry while the service or the bot's storage is in trouble."""
     parts = [_headline(job, locale)]
     status = _status_line(job, locale)
     if status:
         parts.append(status)
-    if proxy_down and job.state not in ("success", "failure", "cancelled", "unknown"):
-        parts.append(t(locale, "job.status.proxy_down"))
+    if proxy_down and notice is None:
+        notice = "job.status.proxy_down"
+    if notice and job.state not in ("success", "failure", "cancelled", "unknown"):
+        parts.append(t(locale, notice))
     rows: list[tuple[ButtonSpec, ...]] = []
     preview = None
     if job.state == "success":

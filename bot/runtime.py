@@ -81,8 +81,9 @@ class Services:
         self.presenter = JobPresenter(
             bot, self.job_repo, self.settings, self.downloads, clock=self.clock
         )
-        self.presenter.proxy_down = lambda: self.tracker.outage
+        self.presenter.notice = lambda: self.tracker.health.notice
         self.audit = AuditPoster(bot, self.gate, self.job_repo)
+        self.tracker.health.alert = self.audit.proxy_alert
         self.jobs.on_finished = self.audit.job_finished
         self.moderation.on_change = self.audit.change
         self.moderation.on_job_cancelled = self._job_changed

@@ -1,36 +1,59 @@
-"""One batched poller that follows every running job at the proxy until it ends or times out."""
+"""One batched poller that follows every running job at the proxy until it ends or times out.
+
+Each cycle reads every followed task (list-by-condition in chunks; single fetches for what a
+batch leaves out, or for everything while the batch route is refused), then writes only what
+changed, in one transaction, and stops following a job only once its end is committed. One
+task's error touches only that task; only a failed batch call (or, without one, every fetch
+failing) fails the cycle, and `ProxyHealth` says what that failure means to members.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.midjourney.errors import APIStatusError, MidjourneyError
+from bot.job_updates import (
+    TERMINAL_STATES,
+    Followed,
+    JobUpdate,
+    Seen,
+    failure_update,
+    plan_update,
+    state_of,
+)
+from bot.midjourney.errors import (
+    APIConnectionError,
+    MidjourneyError,
+    NotFoundError,
+    RateLimitError,
+)
 from bot.midjourney.models import Task
+from bot.proxy_health import ProxyHealth
+from storage.db import StorageError
 from storage.jobs import JobRecord, JobRepository
-from storage.records import JobButton, JobState
+
+__all__ = ["TERMINAL_STATES", "Tracker", "state_of"]
 
 log = logging.getLogger(__name__)
 
-TERMINAL_STATES = frozenset({"success", "failure", "cancelled", "unknown"})
-_STATUS_TO_STATE: dict[str, JobState] = {
-    "NOT_START": "submitted",
-    "SUBMITTED": "submitted",
-    "IN_PROGRESS": "in_progress",
-    "MODAL": "modal",
-    "SUCCESS": "success",
-    "FAILURE": "failure",
-    "CANCEL": "cancelled",
-}
 _MAX_BACKOFF_FACTOR = 16
 # After this many failed polls in a row the job messages say the proxy is not answering.
 OUTAGE_AFTER = 3
-# Answers that mean "no batch endpoint here" (not found, method not allowed, not implemented).
-_NO_BATCH_STATUSES = frozenset({404, 405, 501})
+# How long a task may be unknown to the proxy (absent from the batch, fetch says "no such
+# task") before its job fails: a relay may list a fresh task only after its next refresh.
+UNKNOWN_GRACE_SECONDS = 120.0
+# After the batch route failed while single fetches worked, try the batch again this much later.
+BATCH_RETRY_SECONDS = 300.0
+# At most one early poll (notifyHook callback, new job) per this many seconds.
+WAKE_GAP_SECONDS = 1.0
+# A single task's fetch: no retries (the next cycle is the retry), a short timeout, a few at once.
+FETCH_TIMEOUT_SECONDS = 10.0
+FETCH_CONCURRENCY = 8
 
 
 class TaskSource(Protocol):
@@ -38,23 +61,20 @@ class TaskSource(Protocol):
 
     async def list_by_condition(self, ids: Sequence[str]) -> list[Task]: ...
 
-    async def fetch(self, task_id: str) -> Task | None: ...
+    async def fetch(
+        self, task_id: str, *, retries: int | None = None, read_timeout: float | None = None
+    ) -> Task | None: ...
 
 
 JobListener = Callable[[JobRecord], Awaitable[None]]
 
 
 @dataclass
-class _Followed:
-    job_id: int
-    task_id: str
-    deadline: float
-    state: JobState
-
-
-def state_of(task: Task) -> JobState | None:
-    """Our job state for a proxy status; None while the proxy does not know yet."""
-    return _STATUS_TO_STATE.get(task.status) if task.status else None
+class _Read:
+    tasks: list[Task] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # to fetch one by one
+    error: MidjourneyError | None = None  # a batch call failed: the cycle failed
+    batch_answered: bool = False
 
 
 class Tracker:
@@ -69,6 +89,8 @@ class Tracker:
         batch_size: int,
         timeout_seconds: float,
         clock: Callable[[], float] = time.time,
+        unknown_grace: float = UNKNOWN_GRACE_SECONDS,
+        wake_gap: float = WAKE_GAP_SECONDS,
     ) -> None:
         self._api = api
         self._jobs = jobs
@@ -76,22 +98,30 @@ class Tracker:
         self._batch_size = batch_size
         self._timeout = timeout_seconds
         self._clock = clock
-        self._followed: dict[str, _Followed] = {}
+        self._unknown_grace = unknown_grace
+        self._wake_gap = min(wake_gap, interval)
+        self._followed: dict[str, Followed] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._batch_supported = True
-        self._failures = 0
+        self._batch_retry_at: float | None = None  # set while the batch route is refused
+        self.health = ProxyHealth()
         self.listener: JobListener | None = None
         self.polls = 0
+        self.transactions = 0  # committed write transactions (one per cycle that changed jobs)
 
     @property
     def consecutive_failures(self) -> int:
         """Failed poll cycles in a row; each one doubles the wait (capped)."""
-        return self._failures
+        return self.health.failures
 
     @property
     def followed_task_ids(self) -> list[str]:
         return list(self._followed)
+
+    @property
+    def outage(self) -> bool:
+        """The proxy has not answered the last few polls."""
+        return self.health.condition == "not_answering"
 
     def deadline_for(self, job: JobRecord) -> float:
         return job.deadline_at if job.deadline_at else job.created_at + self._timeout
@@ -100,8 +130,9 @@ class Tracker:
         """Start (or keep) following a job that has a proxy task id."""
         if job.task_id is None or job.state in TERMINAL_STATES:
             return
-        self._followed[job.task_id] = _Followed(
-            job.id, job.task_id, self.deadline_for(job), job.state
+        seen: Seen = (job.state, job.progress, job.status_text, job.preview_url)
+        self._followed[job.task_id] = Followed(
+            job.id, job.task_id, self.deadline_for(job), job.state, job.guild_id, seen
         )
         self._wake.set()
 
@@ -130,131 +161,235 @@ class Tracker:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    def next_delay(self) -> float:
+        """The wait before the next cycle: backoff on failures, slow while only a moderator can
+        help, never shorter than a Retry-After the service asked for."""
+        factor = min(2.0**self.health.failures, _MAX_BACKOFF_FACTOR)
+        if self.health.slow:
+            factor = _MAX_BACKOFF_FACTOR
+        return max(self._interval * factor, self.health.retry_after or 0.0)
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_poll = float("-inf")
         while True:
-            delay = self._interval * min(2**self._failures, _MAX_BACKOFF_FACTOR)
             if self._followed:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.next_delay())
                 except TimeoutError:
                     pass
+                else:
+                    # Woken early: callbacks arriving meanwhile are merged into one poll.
+                    gap = self._wake_gap - (loop.time() - last_poll)
+                    if gap > 0:
+                        await asyncio.sleep(gap)
             else:
                 await self._wake.wait()
             self._wake.clear()
+            last_poll = loop.time()
             try:
                 await self.poll_once()
             except Exception:
                 log.exception("poll cycle failed")
 
+    # ---- one cycle ---------------------------------------------------------------------------
     async def poll_once(self) -> None:
-        """One cycle: read every followed task, apply changes, enforce deadlines."""
+        """One cycle: read every followed task, write what changed, enforce deadlines."""
         self.polls += 1
-        ids = list(self._followed)
-        try:
-            tasks = await self._read(ids)
-        except MidjourneyError as exc:
-            self._failures += 1
-            log.warning("polling %d tasks failed (%s); backing off", len(ids), exc)
-            tasks = []
-            if self._failures == OUTAGE_AFTER:
-                await self._outage_changed(True)
-        else:
-            was_down, self._failures = self.outage, 0
-            if was_down:
-                await self._outage_changed(False)
-        for task in tasks:
-            followed = self._followed.get(task.id)
-            if followed is not None:
-                await self._apply(followed, task)
-        await self._enforce_deadlines()
+        read = await self._read_batches(list(self._followed))
+        writes = self._plans(read.tasks)
+        if read.missing:
+            await self._commit(writes)  # what the batch read is not held up by single fetches
+            found, unknown, error = await self._fetch_each(read.missing)
+            if read.error is None and not read.batch_answered and not found and not unknown:
+                read.error = error  # no batch at all and every fetch failed
+            writes = self._plans(found) + self._unknown(unknown)
+        writes += self._overdue({w.followed.task_id for w in writes})
+        await self._judge(read.error)  # first: the jobs written next show the current notice
+        await self._commit(writes)
 
-    async def _read(self, ids: list[str]) -> list[Task]:
-        tasks: list[Task] = []
+    def _use_batch(self) -> bool:
+        return self._batch_retry_at is None or self._clock() >= self._batch_retry_at
+
+    async def _read_batches(self, ids: list[str]) -> _Read:
+        read = _Read()
         for start in range(0, len(ids), self._batch_size):
             chunk = ids[start : start + self._batch_size]
-            missing = chunk
-            if self._batch_supported:
+            if not self._use_batch():
+                read.missing.extend(chunk)
+                continue
+            try:
+                found = await self._api.list_by_condition(chunk)
+            except MidjourneyError as exc:
+                if not await self._batch_route_refused(exc, chunk[0]):
+                    read.error = exc  # the service itself failed: keep what was read
+                    return read
+                read.missing.extend(chunk)
+                continue
+            if self._batch_retry_at is not None:
+                log.info("list-by-condition answers again; polling in batches")
+                self._batch_retry_at = None
+            read.batch_answered = True
+            read.tasks.extend(found)
+            # Some relays list only part of the ids (e.g. other keys' tasks): ask for the rest
+            # one by one rather than let them wait for their deadline.
+            returned = {task.id for task in found}
+            read.missing.extend(task_id for task_id in chunk if task_id not in returned)
+        return read
+
+    async def _batch_route_refused(self, error: MidjourneyError, probe_id: str) -> bool:
+        """The batch call failed: is it the route (a single fetch works) or the service?"""
+        if isinstance(error, APIConnectionError | RateLimitError):
+            return False  # not answering, or "slow down": another request would not help
+        try:
+            await self._api.fetch(probe_id, retries=0, read_timeout=FETCH_TIMEOUT_SECONDS)
+        except MidjourneyError:
+            return False
+        log.info(
+            "list-by-condition failed (%s) while fetch works: fetching tasks one by one, "
+            "trying the batch again in %.0f s",
+            error,
+            BATCH_RETRY_SECONDS,
+        )
+        self._batch_retry_at = self._clock() + BATCH_RETRY_SECONDS
+        return True
+
+    async def _fetch_each(
+        self, task_ids: list[str]
+    ) -> tuple[list[Task], list[str], MidjourneyError | None]:
+        """Fetch tasks one by one (a few at once): found, unknown to the proxy, an error seen."""
+        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
+
+        async def one(task_id: str) -> Task | MidjourneyError | None:
+            async with limit:
                 try:
-                    found = await self._api.list_by_condition(chunk)
-                except APIStatusError as exc:
-                    if exc.status_code not in _NO_BATCH_STATUSES:
-                        raise
-                    log.info("the proxy has no list-by-condition; fetching tasks one by one")
-                    self._batch_supported = False
-                else:
-                    tasks.extend(found)
-                    # Some relays list only part of the ids (e.g. other keys' tasks): ask for
-                    # the rest one by one rather than let them wait for their deadline.
-                    returned = {task.id for task in found}
-                    missing = [task_id for task_id in chunk if task_id not in returned]
-            for task_id in missing:
-                task = await self._api.fetch(task_id)
-                if task is not None:
-                    tasks.append(task)
-        return tasks
+                    return await self._api.fetch(
+                        task_id, retries=0, read_timeout=FETCH_TIMEOUT_SECONDS
+                    )
+                except NotFoundError:
+                    return None
+                except MidjourneyError as exc:
+                    followed = self._followed.get(task_id)
+                    if followed is not None:
+                        followed.fetch_errors += 1
+                        if followed.fetch_errors == 1:
+                            log.warning("task %s cannot be fetched (%s)", task_id, exc)
+                    return exc
 
-    async def _apply(self, followed: _Followed, task: Task) -> None:
-        state = state_of(task)
-        if state is None:
-            return
-        job_id = followed.job_id
-        if state in TERMINAL_STATES:
-            self.unfollow(followed.task_id)
-            buttons = [
-                JobButton(b.custom_id, b.label or "", b.emoji or "", b.style or 2)
-                for b in task.buttons
-                if b.custom_id
-            ]
-            failure = None
-            if state != "success":
-                failure = (task.fail_reason or "").strip() or None
-            await self._jobs.complete(
-                job_id,
-                state=state,
-                image_url=task.image_url if state == "success" else None,
-                buttons=buttons if state == "success" else [],
-                final_prompt=task.final_prompt or task.prompt_en or None,
-                failure=failure,
-            )
-            log.info("job %s (task %s) ended: %s", job_id, task.id, state)
-        else:
-            if state == "submitted" and followed.state == "queued":
-                return  # the proxy says "not started": keep showing the queue position
-            followed.state = state
-            changed = await self._jobs.update_progress(
-                job_id,
-                state=state,
-                progress=task.progress_pct,
-                status_text=task.progress_text or None,
-                preview_url=task.image_url if state == "in_progress" else None,
-                queue_position=None,
-            )
-            if not changed:
-                return
-        await self._notify(job_id)
+        answers = await asyncio.gather(*(one(task_id) for task_id in task_ids))
+        found: list[Task] = []
+        unknown: list[str] = []
+        error: MidjourneyError | None = None
+        for task_id, answer in zip(task_ids, answers, strict=True):
+            if isinstance(answer, Task):
+                found.append(answer)
+            elif answer is None:
+                unknown.append(task_id)
+            else:
+                error = error or answer
+        return found, unknown, error
 
-    async def _enforce_deadlines(self) -> None:
+    def _plans(self, tasks: Iterable[Task]) -> list[JobUpdate]:
+        writes = []
+        for task in tasks:
+            followed = self._followed.get(task.id)
+            if followed is None:
+                continue
+            followed.missing_since, followed.fetch_errors = None, 0
+            write = plan_update(followed, task)
+            if write is not None:
+                writes.append(write)
+        return writes
+
+    def _unknown(self, task_ids: list[str]) -> list[JobUpdate]:
+        """Tasks the proxy says it does not know: their jobs fail after a grace period."""
         now = self._clock()
-        for followed in [f for f in self._followed.values() if f.deadline <= now]:
-            self.unfollow(followed.task_id)
-            await self._jobs.complete(
-                followed.job_id,
-                state="failure",
-                image_url=None,
-                buttons=[],
-                final_prompt=None,
-                failure="mjbot:job.failure.timeout",
-            )
-            log.warning("job %s (task %s) timed out", followed.job_id, followed.task_id)
-            await self._notify(followed.job_id)
+        writes = []
+        for task_id in task_ids:
+            followed = self._followed.get(task_id)
+            if followed is None:
+                continue
+            if followed.missing_since is None:
+                followed.missing_since = now
+                log.warning("the proxy does not know task %s (job %s)", task_id, followed.job_id)
+            elif now - followed.missing_since >= self._unknown_grace:
+                writes.append(failure_update(followed, "mjbot:proxy.failure.unknown_task"))
+        return writes
 
-    @property
-    def outage(self) -> bool:
-        """The proxy has not answered the last few polls."""
-        return self._failures >= OUTAGE_AFTER
+    def _overdue(self, skip: set[str]) -> list[JobUpdate]:
+        now = self._clock()
+        return [
+            failure_update(f, "mjbot:job.failure.timeout")
+            for f in self._followed.values()
+            if f.deadline <= now and f.task_id not in skip
+        ]
 
-    async def _outage_changed(self, down: bool) -> None:
-        log.warning("the proxy %s", "is not answering polls" if down else "answers again")
+    async def _commit(self, writes: list[JobUpdate]) -> bool:
+        """Write the cycle's changes in one transaction; unfollow ended jobs only afterwards."""
+        if not writes:
+            return True
+        try:
+            async with self._jobs.db.transaction():
+                changed = [await self._write(w) for w in writes]
+        except (StorageError, sqlite3.Error) as exc:
+            await self._storage_failed(writes, exc)
+            return False
+        self.transactions += 1
+        recovered, self.health.storage_failing = self.health.storage_failing, False
+        if recovered:
+            log.warning("job updates are saved again")
+        for write, did_change in zip(writes, changed, strict=True):
+            followed = write.followed
+            if write.ends:
+                self.unfollow(followed.task_id)
+                log.info(
+                    "job %s (task %s) ended: %s (%s)",
+                    followed.job_id,
+                    followed.task_id,
+                    write.fields["state"],
+                    write.fields["failure"] or "-",
+                )
+            else:
+                followed.state, followed.seen = write.fields["state"], write.seen
+            if did_change:
+                await self._notify(followed.job_id)
+        if recovered:
+            await self._notify_all()  # the storage notice goes away
+        return True
+
+    async def _write(self, write: JobUpdate) -> bool:
+        job_id = write.followed.job_id
+        if write.ends:
+            return await self._jobs.complete(job_id, **write.fields)
+        return await self._jobs.update_progress(job_id, **write.fields)
+
+    async def _storage_failed(self, writes: list[JobUpdate], error: Exception) -> None:
+        """Nothing was committed: keep following; the next cycle writes it again."""
+        first = not self.health.storage_failing
+        self.health.storage_failing = True
+        level = logging.ERROR if first else logging.WARNING
+        log.log(
+            level,
+            "could not save %d job updates (%s); retrying on the next poll",
+            len(writes),
+            error,
+        )
+        if first:
+            for write in writes:
+                await self._notify(write.followed.job_id)
+
+    async def _judge(self, error: MidjourneyError | None) -> None:
+        """Tell the health what this cycle came to; tell members when that changes."""
+        if error is None:
+            if self.health.answered():
+                await self._notify_all()
+            return
+        log.warning("polling %d tasks failed (%s); backing off", len(self._followed), error)
+        if self.health.failed(error):
+            await self._notify_all()
+        await self.health.tell_moderators(f.guild_id for f in self._followed.values())
+
+    async def _notify_all(self) -> None:
         for followed in list(self._followed.values()):
             await self._notify(followed.job_id)
 

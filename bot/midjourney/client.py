@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -16,6 +13,16 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from bot.midjourney.answers import (
+    NOT_JSON,
+    AuthStyle,
+    auth_headers,
+    decode_body,
+    is_unknown_task,
+    looks_not_found,
+    retry_after,
+    transport_reason,
+)
 from bot.midjourney.errors import (
     APIConnectionError,
     APIStatusError,
@@ -31,51 +38,17 @@ from bot.midjourney.errors import (
 from bot.midjourney.models import Task
 from bot.midjourney.outcomes import SubmitOutcome, Unavailable, classify
 
+__all__ = ["AuthStyle", "Dimensions", "MidjourneyClient", "auth_headers", "decode_body"]
+
 log = logging.getLogger(__name__)
 
-AuthStyle = Literal["bearer", "raw", "mj-api-secret"]
 Dimensions = Literal["PORTRAIT", "SQUARE", "LANDSCAPE"]
 Sleep = Callable[[float], Awaitable[None]]
 
 # Errors raised before a single byte of the request could leave: a retry cannot double-submit.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# new-api answers a fetch of an unknown id with HTTP 400 and this description.
-_NOT_FOUND_WORDS = ("task_no_found", "task_not_found", "not found", "不存在")
 _SEED_TIMEOUT = 75.0  # trueai waits up to 60 s for the seed
-
-
-class _NotJSON:
-    """Marker for a body that is not JSON."""
-
-
-NOT_JSON = _NotJSON()
-
-
-def auth_headers(api_key: str, auth_style: AuthStyle) -> dict[str, str]:
-    """The credential header for a backend family; none at all when the key is empty."""
-    key = api_key.strip()
-    if not key:
-        return {}
-    if auth_style == "mj-api-secret":
-        return {"mj-api-secret": key}
-    if auth_style == "raw":
-        return {"Authorization": key}
-    return {"Authorization": key if key.lower().startswith("bearer ") else f"Bearer {key}"}
-
-
-def decode_body(response: httpx.Response) -> Any:
-    """The JSON body; None when empty; NOT_JSON when it cannot be JSON."""
-    raw = response.content
-    if not raw.strip():
-        return None
-    content_type = response.headers.get("content-type", "").lower()
-    looks_json = raw.lstrip()[:1] in (b"{", b"[", b"n", b'"')
-    if "json" not in content_type and not looks_json:
-        return NOT_JSON
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return NOT_JSON
+_BODY_KEPT = 2000  # characters of an error body kept for classification and the log
 
 
 class MidjourneyClient:
@@ -218,26 +191,39 @@ class MidjourneyClient:
             except _NEVER_SENT as exc:
                 if attempt >= self._max_read_retries:
                     log.warning("POST %s: not reachable (%s)", path, type(exc).__name__)
-                    return Unavailable(_transport_reason(exc), maybe_sent=False)
+                    return Unavailable(transport_reason(exc), maybe_sent=False)
                 attempt += 1
                 await self._sleep(self._backoff(attempt))
                 continue
             except httpx.HTTPError as exc:  # it may have reached the proxy: never resend
                 log.warning("POST %s: no answer after sending (%s)", path, type(exc).__name__)
-                return Unavailable(_transport_reason(exc), maybe_sent=True)
+                return Unavailable(transport_reason(exc), maybe_sent=True)
             log.info("POST %s -> %s", path, response.status_code)
             payload = decode_body(response)
             if payload is NOT_JSON:
                 if response.status_code < 400:
                     return Unavailable("the answer was not JSON", maybe_sent=True)
                 payload = None
-            return classify(response.status_code, payload)
+            return classify(
+                response.status_code,
+                payload,
+                text=response.text[:_BODY_KEPT],
+                retry_after=retry_after(response.headers.get("retry-after")),
+            )
 
     # ---- reads: retried ----------------------------------------------------------------------
-    async def fetch(self, task_id: str) -> Task | None:
+    async def fetch(
+        self, task_id: str, *, retries: int | None = None, read_timeout: float | None = None
+    ) -> Task | None:
         """The task, or None when the proxy does not know it (204, empty, new-api 400)."""
         path = f"task/{quote(task_id, safe='')}/fetch"
-        response = await self._read("GET", path, not_found_is_none=True)
+        response = await self._read(
+            "GET",
+            path,
+            not_found_is_none=True,
+            retries=retries,
+            read_timeout=min(read_timeout, self.timeout) if read_timeout else None,
+        )
         if response is None:
             return None
         payload = self._json(response, path)
@@ -246,7 +232,7 @@ class MidjourneyClient:
         if not isinstance(payload, dict):
             raise BadResponseError("a task should be a JSON object", url=self.endpoint(path))
         if not payload.get("id"):
-            if _looks_not_found(payload):
+            if looks_not_found(payload):
                 return None
             raise BadResponseError("the task has no id", url=self.endpoint(path))
         try:
@@ -254,10 +240,12 @@ class MidjourneyClient:
         except ValidationError as exc:
             raise BadResponseError(f"unreadable task: {exc.error_count()} errors") from exc
 
-    async def list_by_condition(self, ids: Sequence[str]) -> list[Task]:
+    async def list_by_condition(
+        self, ids: Sequence[str], *, retries: int | None = None
+    ) -> list[Task]:
         """Tasks for these ids (unknown ones left out). NotFoundError when unsupported (404)."""
         path = "task/list-by-condition"
-        response = await self._read("POST", path, body={"ids": list(ids)})
+        response = await self._read("POST", path, body={"ids": list(ids)}, retries=retries)
         assert response is not None
         payload = self._json(response, path)
         if payload is None:
@@ -325,25 +313,30 @@ class MidjourneyClient:
         body: Any = None,
         not_found_is_none: bool = False,
         read_timeout: float | None = None,
+        retries: int | None = None,
     ) -> httpx.Response | None:
-        """Send an idempotent request, retrying transient failures; None for "no such task"."""
+        """Send an idempotent request, retrying transient failures; None for "no such task".
+
+        A spent balance is not retried: nothing changes until a moderator tops up.
+        """
         url = self.endpoint(path)
+        limit = self._max_read_retries if retries is None else max(retries, 0)
         attempt = 0
         while True:
-            error, retry_after = await self._read_once(method, path, url, body, read_timeout)
+            error, wait = await self._read_once(method, path, url, body, read_timeout)
             if not isinstance(error, MidjourneyError):
                 response = error
-                if not_found_is_none and _is_unknown_task(response):
+                if not_found_is_none and is_unknown_task(response):
                     return None
                 if response.status_code >= 400:
-                    raise status_error(response.status_code, response.text[:300], url=url)
+                    raise status_error(response.status_code, response.text[:_BODY_KEPT], url=url)
                 return response
-            if attempt >= self._max_read_retries:
+            if attempt >= limit or (isinstance(error, RateLimitError) and error.kind == "quota"):
                 raise error
             attempt += 1
             delay = self._backoff(attempt)
-            if retry_after is not None:
-                delay = min(max(retry_after, delay), self._backoff_cap)
+            if wait is not None:
+                delay = min(max(wait, delay), self._backoff_cap)
             await self._sleep(delay)
 
     async def _read_once(
@@ -359,64 +352,24 @@ class MidjourneyClient:
             )
         except httpx.TimeoutException as exc:
             log.warning("%s %s: timed out (%s)", method, path, type(exc).__name__)
-            return APITimeoutError(_transport_reason(exc), url=url), None
+            return APITimeoutError(transport_reason(exc), url=url), None
         except httpx.HTTPError as exc:
             log.warning("%s %s: connection failed (%s)", method, path, type(exc).__name__)
-            return APIConnectionError(_transport_reason(exc), url=url), None
+            return APIConnectionError(transport_reason(exc), url=url), None
         log.debug("%s %s -> %s", method, path, response.status_code)
         status = response.status_code
+        wait = retry_after(response.headers.get("retry-after"))
         if status == 429:
-            error: MidjourneyError = RateLimitError(status, response.text[:300], url=url)
-            return error, _retry_after(response.headers.get("retry-after"))
+            error: MidjourneyError = status_error(
+                status, response.text[:_BODY_KEPT], url=url, retry_after=wait
+            )
+            return error, wait
         if status >= 500:
-            error = ServerError(status, response.text[:300], url=url)
-            return error, _retry_after(response.headers.get("retry-after"))
+            error = ServerError(status, response.text[:_BODY_KEPT], url=url)
+            return error, wait
         return response, None
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
         ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         return self._jitter() * ceiling
-
-
-def _is_unknown_task(response: httpx.Response) -> bool:
-    """204/empty, or new-api's HTTP 400 `task_no_found`."""
-    if response.status_code == 204 or (response.is_success and not response.content.strip()):
-        return True
-    if response.status_code != 400:
-        return False
-    payload = decode_body(response)
-    return isinstance(payload, dict) and _looks_not_found(payload)
-
-
-def _looks_not_found(payload: dict[str, Any]) -> bool:
-    text = str(payload.get("description") or "").lower()
-    error = payload.get("error")
-    if isinstance(error, dict):
-        text += " " + str(error.get("message") or "").lower()
-    return any(word in text for word in _NOT_FOUND_WORDS)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _transport_reason(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return "the address cannot be reached"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "too many requests in flight"
-    if isinstance(exc, httpx.TimeoutException):
-        return "no answer in time"
-    return "the connection broke"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.midjourney.answers import RefusalKind, refusal_of
+
 
 class MidjourneyError(Exception):
     """Base of every failure of a read from the proxy API; `message` is safe to show a user."""
@@ -61,9 +63,26 @@ class NotFoundError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """HTTP 429: too many requests."""
+    """HTTP 429 (or a body saying the balance is spent): the service answered "not now".
+
+    `kind` says why: "saturated" (the relay's upstream is full), "quota" (a moderator must top
+    up), "rate_limited" (too many requests: wait `retry_after` seconds when given).
+    """
 
     default_message = "The Midjourney service is busy. Please try again in a moment."
+
+    def __init__(
+        self,
+        status_code: int,
+        body: str = "",
+        *,
+        url: str = "",
+        kind: RefusalKind = "rate_limited",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(status_code, body, url=url)
+        self.kind: RefusalKind = kind
+        self.retry_after = retry_after
 
 
 class ServerError(APIStatusError):
@@ -72,14 +91,19 @@ class ServerError(APIStatusError):
     default_message = "The Midjourney service is having trouble right now. Please try again later."
 
 
-def status_error(status_code: int, body: str = "", *, url: str = "") -> APIStatusError:
-    """The exception class that matches an HTTP error status."""
-    if status_code in (401, 403):
+def status_error(
+    status_code: int, body: str = "", *, url: str = "", retry_after: float | None = None
+) -> APIStatusError:
+    """The exception class that matches an HTTP error status (and what its body says)."""
+    refusal = refusal_of(status_code, body, retry_after)
+    if refusal is not None and refusal.kind == "key_refused":
         return AuthenticationError(status_code, body, url=url)
+    if refusal is not None:
+        return RateLimitError(
+            status_code, body, url=url, kind=refusal.kind, retry_after=refusal.retry_after
+        )
     if status_code == 404:
         return NotFoundError(status_code, body, url=url)
-    if status_code == 429:
-        return RateLimitError(status_code, body, url=url)
     if status_code >= 500:
         return ServerError(status_code, body, url=url)
     return APIStatusError(status_code, body, url=url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.midjourney.answers import RefusalKind, refusal_of
 from bot.midjourney.models import SubmitResponse
 
 # Phrases with which new-api's code 1 (rewritten from 21) says that a dialog is waiting.
@@ -163,6 +164,33 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Busy:
+    """The service answered "not now" (429, or its balance is spent): the job never started.
+
+    `kind` is "saturated" (the relay's upstream is full: try later), "quota" (a moderator must
+    top up) or "rate_limited" (too many requests: wait `retry_after` seconds when given).
+    """
+
+    kind: RefusalKind
+    http_status: int
+    retry_after: float | None = None
+
+    @property
+    def message_key(self) -> str:
+        return f"proxy.submit.{self.kind}"
+
+    @property
+    def message_params(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def message(self) -> str:
+        if self.kind == "quota":
+            return "The Midjourney account behind the bot has run out of credit; tell a moderator."
+        return "The Midjourney service is busy right now. Please try again in a few minutes."
+
+
+@dataclass(frozen=True)
 class Unavailable:
     """No usable answer (5xx, timeout, garbage); `maybe_sent` means the job may exist anyway."""
 
@@ -195,16 +223,23 @@ SubmitOutcome = (
     | QueueFull
     | BannedPrompt
     | Rejected
+    | Busy
     | Unavailable
 )
 
 
-def classify(status_code: int, payload: Any) -> SubmitOutcome:
-    """Turn an HTTP status and decoded JSON body (None when empty) into an outcome."""
-    if status_code in (401, 403):
+def classify(
+    status_code: int, payload: Any, *, text: str = "", retry_after: float | None = None
+) -> SubmitOutcome:
+    """Turn an HTTP status and decoded JSON body (None when empty) into an outcome.
+
+    `text` is the raw body (a 429's or 403's words say which refusal it is).
+    """
+    refusal = refusal_of(status_code, text, retry_after)
+    if refusal is not None and refusal.kind == "key_refused":
         return Rejected(None, f"the API key was refused (HTTP {status_code})", status_code)
-    if status_code == 429:
-        return Unavailable(f"too many requests (HTTP {status_code})", maybe_sent=False)
+    if refusal is not None:
+        return Busy(refusal.kind, status_code, refusal.retry_after)
     if status_code >= 500:
         return Unavailable(f"server error (HTTP {status_code})", maybe_sent=True)
     if status_code >= 400:

@@ -76,6 +76,12 @@ class AuditPoster:
         if job.guild_id is not None:
             self._spawn(self._post_job(job.guild_id, job))
 
+    async def proxy_alert(self, guild_id: int, key: str) -> None:
+        """A sentence about the image service that only a moderator can act on."""
+        target = await self._target(guild_id)
+        if target is not None:
+            self._spawn(self._send(guild_id, *target, lambda locale: t(locale, key)))
+
     async def change(self, entry: AuditEntry) -> None:
         """The channel is looked up now: turning the audit log off is still announced in it."""
         target = await self._target(entry.guild_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,19 @@ from discord import app_commands
 
 from bot.errors import UserFacingError
 from bot.i18n import t
+from storage.db import StorageError
+
+# sqlite3 errors that mean the database cannot be written now (not a bug in a statement).
+_STORAGE_TROUBLE = ("locked", "busy", "full", "disk i/o", "readonly", "read-only")
+
+
+def storage_trouble(error: BaseException) -> bool:
+    """The database is locked past its busy timeout, full, or read-only."""
+    if isinstance(error, sqlite3.OperationalError | StorageError):
+        text = str(error).lower()
+        return any(word in text for word in _STORAGE_TROUBLE)
+    return False
+
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +60,10 @@ async def report(interaction: discord.Interaction[Any], error: BaseException) ->
         return
     if isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
         await tell(interaction, t(locale, "errors.not_allowed"))
+        return
+    if storage_trouble(error):
+        log.error("interaction %s: the database cannot be written: %s", interaction.id, error)
+        await tell(interaction, t(locale, "proxy.storage_failing"))
         return
     log.error(
         "unexpected error in interaction %s (guild %s, user %s)",

@@ -99,8 +99,8 @@ class JobPresenter:
         # Discord tells each interaction the guild's upload limit; the guild cache may not know it.
         self._upload_limits: dict[int, int] = {}
         self._posting: set[int] = set()
-        # Whether the proxy is failing the tracker's polls (set by the composition root).
-        self.proxy_down: Callable[[], bool] = lambda: False
+        # The notice running jobs carry while the proxy or storage is in trouble (catalogue key).
+        self.notice: Callable[[], str | None] = lambda: None
         self._tasks: set[asyncio.Task[None]] = set()
         self.edits = 0
 
@@ -112,7 +112,7 @@ class JobPresenter:
             locale=job.locale or "en",
             backend=self._settings.midjourney.backend,
             used=sorted(used),
-            proxy_down=self.proxy_down(),
+            notice=self.notice(),
         )
 
     # ---- messages ---------------------------------------------------------------------------

@@ -127,6 +127,7 @@ async def test_errors_back_off_and_deadlines_fail_jobs(jobs: JobRepository) -> N
         )
         tracker.follow(job)
         sim.inject_fault("/task/list-by-condition", "http500", times=10)
+        sim.inject_fault("/fetch", "http500", times=10)  # the whole service fails
         await tracker.poll_once()
         assert tracker.consecutive_failures == 1  # the next wait is doubled
         now[0] += 61
@@ -214,6 +215,7 @@ async def test_an_outage_is_announced_on_running_jobs_and_lifted(jobs: JobReposi
         tracker.listener = listener
         tracker.follow(job)
         sim.inject_fault("/task/list-by-condition", "http500", times=3 * 4)  # 4 tries per poll
+        sim.inject_fault("/fetch", "http500", times=3)  # and the probe of a single fetch
         for _ in range(3):
             await tracker.poll_once()
         assert tracker.outage and told == [True]

@@ -69,3 +69,37 @@ async def test_callback_wakes_the_tracker_and_is_not_trusted(
     final = await wait_final(fake_discord, int(message["id"]))
     assert final["attachments"]
     assert hooks is not None and hooks.received >= 2
+
+
+async def test_a_flood_of_callbacks_is_merged_into_few_polls(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    port = free_port()
+    running = await mjbot(
+        midjourney={"poll_interval_seconds": 300},  # only callbacks make it poll
+        webhook={
+            "enabled": True,
+            "host": "127.0.0.1",
+            "port": port,
+            "public_url": f"http://127.0.0.1:{port}",
+        },
+    )
+    handle = await fake_discord.slash("imagine", {"prompt": "a flooded meadow"})
+    await handle.wait_response()
+    await wait_job_message(fake_discord, "a flooded meadow")
+    [submit] = [r.json for r in sim.requests if r.path.endswith("/submit/imagine")]
+    [task_id] = list(sim.tasks)
+    loop = asyncio.get_running_loop()
+    polls = sim.count("/task/list-by-condition")
+    started = loop.time()
+    async with httpx.AsyncClient() as client:
+        # The plus and trueai proxies call back on every progress change: 300 calls at once.
+        for _ in range(300):
+            response = await client.post(str(submit["notifyHook"]), json={"id": task_id})
+            assert response.status_code == 204
+    elapsed = loop.time() - started
+    await until(lambda: running.services.hooks.received >= 300)
+    # The last callbacks still get their one early poll (at most a second later).
+    await until(lambda: sim.count("/task/list-by-condition") > polls)
+    made = sim.count("/task/list-by-condition") - polls
+    assert 1 <= made <= elapsed / 1.0 + 2, (made, elapsed)

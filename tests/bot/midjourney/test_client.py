@@ -19,6 +19,7 @@ from bot.midjourney.errors import (
 from bot.midjourney.models import Task
 from bot.midjourney.outcomes import (
     BannedPrompt,
+    Busy,
     ExistingTask,
     NeedsDialog,
     Queued,
@@ -399,7 +400,9 @@ async def test_rate_limited_submit_was_not_accepted(
     sim = await make_sim("new-api")
     sim.inject_fault("submit/imagine", "http429")
     outcome = await make_client(sim).imagine("x")
-    assert isinstance(outcome, Unavailable) and not outcome.maybe_sent
+    # The service answered: "slow down", not "cannot be reached"; its Retry-After is kept.
+    assert outcome == Busy("rate_limited", 429, retry_after=1.0)
+    assert outcome.message_key == "proxy.submit.rate_limited"
     assert sim.count("submit/imagine") == 1
 
 
