@@ -38,7 +38,8 @@ class MjBot(commands.Bot):
             intents=intents,
             help_command=None,
             guild_ready_timeout=guild_ready_timeout,
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            # Nobody is pinged unless a message says whom it may (a job message: its requester).
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]

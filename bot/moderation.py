@@ -12,6 +12,7 @@ from bot.access import WEIGHT_ACTIONS, Gate, Policy
 from bot.config import QuotaSettings
 from bot.errors import UserFacingError
 from bot.midjourney.errors import MidjourneyError
+from bot.render import MAX_JOB_ID
 from bot.requester import Requester
 from bot.stats import StatsReport, build_report
 from bot.tracker import TERMINAL_STATES
@@ -340,7 +341,8 @@ class ModerationService:
     async def cancel_job(self, who: Requester, job_id: int) -> Change:
         """Stop following a job, mark it cancelled, refund it, and ask the proxy to drop it."""
         guild_id = self.guild_of(who)
-        job = await self._jobs.get(job_id)
+        # Discord enforces the option's range, discord.py does not: a forged id stops here.
+        job = await self._jobs.get(job_id) if 1 <= job_id <= MAX_JOB_ID else None
         if job is None or job.guild_id != guild_id:
             raise UserFacingError("admin.jobs.not_found", job=job_id)
         if job.state in TERMINAL_STATES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -16,7 +17,9 @@ from bot.midjourney.custom_ids import (
     layout_rows,
     parse_custom_id,
 )
+from bot.midjourney.reasons import is_empty, reason_key
 from bot.prompts import parse_describe_prompts, parse_shorten
+from bot.safety import shown
 from storage.jobs import JobRecord
 
 Style = Literal["primary", "secondary", "success", "danger"]
@@ -58,6 +61,29 @@ class Rendered:
         return hashlib.sha1(raw.encode()).hexdigest()
 
 
+# Ids arriving in a custom_id are checked against what SQLite can hold (and what we make).
+MAX_JOB_ID = 2**63 - 1
+MAX_BUTTON_NUMBER = 99
+_JOB_BUTTON = re.compile(
+    r"mj1:(?P<kind>[bzp]):(?P<job>\d{1,19}):(?P<n>\d{1,2})|mj1:d:(?P<djob>\d{1,19})"
+)
+
+
+def parse_job_button_id(custom_id: str) -> tuple[str, int, int] | None:
+    """(kind, job id, number) of one of our job message buttons, or None when it is not one
+    we could have made (a forged or mangled id: out-of-range job id, wrong shape)."""
+    match = _JOB_BUTTON.fullmatch(custom_id)
+    if match is None:
+        return None
+    if match["djob"] is not None:
+        kind, job_id, number = "d", int(match["djob"]), 0
+    else:
+        kind, job_id, number = match["kind"], int(match["job"]), int(match["n"])
+    if not 1 <= job_id <= MAX_JOB_ID or number > MAX_BUTTON_NUMBER:
+        return None
+    return kind, job_id, number
+
+
 def result_button_id(job_id: int, index: int, *, dialog: bool = False) -> str:
     """`b` buttons are acknowledged at once; `z` buttons open a modal as their first answer."""
     return f"{PREFIX}:{'z' if dialog else 'b'}:{job_id}:{index}"
@@ -82,15 +108,28 @@ def _clip(text: str, limit: int) -> str:
 
 
 def failure_text(job: JobRecord, locale: str) -> str:
-    reason = job.failure or ""
+    """Why a job failed, in our words: our own key, a known proxy reason, or the proxy's
+    unknown reason quoted after our words (escaped, secrets redacted)."""
+    reason = (job.failure or "").strip()
     if reason.startswith("mjbot:"):
         key, _, param = reason.removeprefix("mjbot:").partition(":")
-        return t(locale, key, word=param or "?")
-    return reason or t(locale, "job.failure.unknown_reason")
+        unknown = t(locale, "job.failure.unknown_reason")
+        return t(locale, key, word=shown(param or "?"), reason=unknown)
+    return proxy_reason_text(reason, locale)
+
+
+def proxy_reason_text(reason: str, locale: str) -> str:
+    """A proxy's refusal or failReason as a member reads it (see bot/midjourney/reasons.py)."""
+    if is_empty(reason):
+        return t(locale, "job.failure.unknown_reason")
+    key = reason_key(reason)
+    if key is not None:
+        return t(locale, f"reasons.{key}")
+    return t(locale, "reasons.unknown", reason=shown(_clip(" ".join(reason.split()), 300)))
 
 
 def _headline(job: JobRecord, locale: str) -> str:
-    prompt = _clip(shown_prompt(job), 900)
+    prompt = shown(_clip(shown_prompt(job), 900))
     who = f"<@{job.requester_id}>"
     if pick_kind(job) == "describe":
         return t(locale, "job.headline_describe", user=who)
@@ -124,7 +163,7 @@ def _status_line(job: JobRecord, locale: str) -> str:
     if state == "in_progress":
         if job.progress is None:
             text = job.status_text or t(locale, "job.status.in_progress")
-            return t(locale, "job.status.in_progress_text", text=_clip(text, 100))
+            return t(locale, "job.status.in_progress_text", text=shown(_clip(text, 100)))
         return t(locale, "job.status.running", bar=progress_bar(job.progress), percent=job.progress)
     if state in ("submitting", "submitted"):
         return t(locale, "job.status.waiting")
@@ -236,9 +275,9 @@ def _pick_content(job: JobRecord, locale: str) -> str:
     if pick_kind(job) == "shorten":
         tokens, _ = parse_shorten(job.final_prompt or "")
         if tokens:
-            lines.append(t(locale, "job.important_tokens", tokens=", ".join(tokens)))
+            lines.append(t(locale, "job.important_tokens", tokens=shown(", ".join(tokens))))
     for n, prompt in enumerate(pick_prompts(job), start=1):
-        lines.append(f"{_NUMBER_EMOJI[n - 1]} {_clip(prompt, 350)}")
+        lines.append(f"{_NUMBER_EMOJI[n - 1]} {shown(_clip(prompt, 350))}")
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ from bot.media.download import make_download_client
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
 from bot.retention import RetentionSweeper
+from bot.safety import register_secrets
 from bot.tracker import Tracker
 from storage.db import Database, StorageError
 from storage.guilds import GuildRepository
@@ -146,6 +147,8 @@ class Services:
 async def build_services(settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
     db = await Database.open(settings.storage.path, clock=clock)
     mj = settings.midjourney
+    # Proxy texts may echo the key (and anything may echo the token): never shown to members.
+    register_secrets([mj.api_key.get_secret_value(), settings.discord.token.get_secret_value()])
     api = MidjourneyClient(
         mj.base_url,
         mj.path_prefix,

@@ -12,6 +12,7 @@ import discord
 from bot.access import Gate
 from bot.i18n import t
 from bot.render import failure_text, shown_prompt
+from bot.safety import redact, shown
 from bot.ui.context import jump_url
 from storage.guilds import AuditEntry
 from storage.jobs import JobRecord, JobRepository
@@ -44,7 +45,7 @@ def change_text(entry: AuditEntry, locale: str) -> str:
 def job_text(job: JobRecord, locale: str, link: str | None) -> str:
     """One finished job: who, the action, the prompt, how it ended and where to see it."""
     icon = _STATE_ICONS.get(job.state, "•")
-    prompt = _clip(shown_prompt(job), PROMPT_SHOWN) or "-"
+    prompt = shown(_clip(shown_prompt(job), PROMPT_SHOWN)) or "-"
     outcome = t(locale, f"admin.audit.job_state.{job.state}")
     if job.state in ("failure", "unknown"):
         outcome = f"{outcome} ({_clip(failure_text(job, locale), 200)})"
@@ -119,7 +120,8 @@ class AuditPoster:
     ) -> None:
         try:
             channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
-            await channel.send(text(locale)[:2000], allowed_mentions=discord.AllowedMentions.none())
+            content = redact(text(locale))[:2000]
+            await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
             self.posted += 1
         except Exception:
             # An audit line is never worth a failed job: log and carry on.

@@ -12,6 +12,7 @@ from discord import app_commands
 
 from bot.errors import UserFacingError
 from bot.i18n import t
+from bot.safety import redact
 from storage.db import StorageError
 
 # sqlite3 errors that mean the database cannot be written now (not a bug in a statement).
@@ -40,7 +41,10 @@ def locale_of(interaction: discord.Interaction[Any]) -> str:
 
 
 async def tell(interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = True) -> None:
-    """Answer the interaction with `text`, whether or not it was acknowledged already."""
+    """Answer the interaction with `text`, whether or not it was acknowledged already.
+
+    Configured secrets are redacted, and nobody is pinged."""
+    text = redact(text)
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=ephemeral)

@@ -16,6 +16,7 @@ import httpx
 from bot.i18n import t
 from bot.media.final import FinalMedia
 from bot.render import ButtonSpec, Rendered, render_job
+from bot.safety import redact
 from bot.tracker import TERMINAL_STATES
 from storage.jobs import JobRecord, JobRepository, MessageRecord
 
@@ -54,11 +55,24 @@ def build_view(rows: tuple[tuple[ButtonSpec, ...], ...]) -> discord.ui.View | No
     return view
 
 
-def message_kwargs(rendered: Rendered) -> dict[str, Any]:
+def mentions_for(job: JobRecord) -> discord.AllowedMentions:
+    """A job message may ping its requester and nobody else (not a `<@id>` in a prompt, nor
+    anyone named in a proxy's text)."""
+    return discord.AllowedMentions(
+        everyone=False, roles=False, users=[discord.Object(job.requester_id)], replied_user=False
+    )
+
+
+def message_kwargs(rendered: Rendered, job: JobRecord) -> dict[str, Any]:
     embeds = []
     if rendered.preview_url:
         embeds.append(discord.Embed().set_image(url=rendered.preview_url))
-    return {"content": rendered.content, "embeds": embeds, "view": build_view(rendered.rows)}
+    return {
+        "content": redact(rendered.content),
+        "embeds": embeds,
+        "view": build_view(rendered.rows),
+        "allowed_mentions": mentions_for(job),
+    }
 
 
 @dataclass
@@ -133,7 +147,7 @@ class JobPresenter:
     async def _post(self, job: JobRecord, reply_to: int | None) -> tuple[discord.Message, Rendered]:
         rendered = await self.render(job)
         channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
-        kwargs = message_kwargs(rendered)
+        kwargs = message_kwargs(rendered, job)
         if kwargs["view"] is None:
             del kwargs["view"]
         if reply_to is not None:
@@ -224,7 +238,7 @@ class JobPresenter:
         needs_upload = job.state == "success" and job.attachment_url is None and bool(job.image_url)
         if rendered.signature == state.last_signature and not needs_upload:
             return
-        kwargs = message_kwargs(rendered)
+        kwargs = message_kwargs(rendered, job)
         if needs_upload:
             kwargs.update(await self._final_kwargs(job))
         edited = await self._edit(messages[0], kwargs)
@@ -251,7 +265,7 @@ class JobPresenter:
         ).content
         if reencoded and job.image_url:
             content += "\n" + t(locale, "job.original_link", url=job.image_url)
-        return {"attachments": [file], "content": content[:2000]}
+        return {"attachments": [file], "content": redact(content)[:2000]}
 
     async def parent_message(self, job: JobRecord) -> int | None:
         if job.parent_job_id is None:

@@ -205,3 +205,11 @@ async def test_nothing_of_another_guild_is_visible_or_changeable(world: World) -
     assert (await world.service.stats(MOD, 7)).summary.jobs == 0
     assert (await world.service.stats(OTHER_MOD, 7)).summary.jobs == 1
     assert [j.job.id for j in (await world.service.jobs(OTHER_MOD)).in_flight] == [theirs.id]
+
+
+async def test_an_out_of_range_job_id_is_not_found_without_reaching_sqlite(world: World) -> None:
+    # Discord enforces the option's range, discord.py does not: a forged interaction could.
+    for forged in (10**30, 2**63, 0, -5):
+        with pytest.raises(UserFacingError) as caught:
+            await world.service.cancel_job(MOD, forged)
+        assert caught.value.key == "admin.jobs.not_found"

@@ -52,8 +52,10 @@ def test_failures_render_our_keys_and_the_proxy_text() -> None:
     )
     assert "nude" in banned.content and "mjbot:" not in banned.content
     proxy = render_job(job(state="failure", failure="任务超时"), locale="en", backend="plus")
-    assert "任务超时" in proxy.content
+    assert "gave up on the job after it took too long" in proxy.content
     assert not proxy.rows
+    odd = render_job(job(state="failure", failure="奇怪的错误"), locale="en", backend="plus")
+    assert "the image service gave this reason: “奇怪的错误”" in odd.content
 
 
 def test_grid_buttons_in_midjourney_rows_with_used_marks() -> None:
@@ -128,3 +130,26 @@ def test_running_jobs_say_when_the_proxy_is_not_answering() -> None:
         "not answering"
         not in render_job(done, locale="en", backend="plus", proxy_down=True).content
     )
+
+
+def test_prompts_and_proxy_words_are_shown_literally() -> None:
+    hostile = job(prompt="[Claim free Nitro](https://evil.example) **now**", state="queued")
+    content = render_job(hostile, locale="en", backend="plus").content
+    assert "\\[Claim free Nitro](https://evil.example) \\*\\*now\\*\\*" in content
+    failed = job(state="failure", failure="oops [click](https://evil.example)")
+    assert "\\[click]" in render_job(failed, locale="en", backend="plus").content
+
+
+def test_forged_button_ids_are_refused_when_parsed() -> None:
+    from bot.render import parse_job_button_id, pick_button_id, result_button_id
+
+    assert parse_job_button_id(result_button_id(7, 3)) == ("b", 7, 3)
+    assert parse_job_button_id(result_button_id(7, 3, dialog=True)) == ("z", 7, 3)
+    assert parse_job_button_id(pick_button_id(7, 0)) == ("p", 7, 0)
+    assert parse_job_button_id("mj1:d:7") == ("d", 7, 0)
+    assert parse_job_button_id("mj1:b:" + "9" * 90 + ":1") is None
+    assert parse_job_button_id(f"mj1:b:{2**63}:1") is None
+    assert parse_job_button_id(f"mj1:b:{2**63 - 1}:1") == ("b", 2**63 - 1, 1)
+    assert parse_job_button_id("mj1:b:0:1") is None
+    assert parse_job_button_id("mj1:b:5:100") is None
+    assert parse_job_button_id("mj1:d:5:1") is None

@@ -78,7 +78,9 @@ async def test_messages_follow_the_members_language(
     doomed = await wait_job_message(fake_discord, "a doomed prompt")
     [task_id] = [task.id for task in sim.tasks.values() if task.prompt == "a doomed prompt"]
     sim.fail(task_id, "Job action restricted")
-    failed = t(lang, "job.status.failure", reason="Job action restricted")
+    # An unknown reason is quoted after our own words, in the member's language.
+    quoted = t(lang, "reasons.unknown", reason="Job action restricted")
+    failed = t(lang, "job.status.failure", reason=quoted)
     await fake_discord.wait_for(
         lambda: failed in fake_discord.messages[int(doomed["id"])]["content"]
     )

@@ -1,0 +1,66 @@
+"""Text that reaches members: markdown escaped, configured secrets redacted. Pure, no Discord.
+
+Prompts and the proxy's own words are shown inside the bot's messages; without escaping, a prompt
+such as ``[Claim free Nitro](https://...)`` would become a live masked link under the bot's name,
+and a proxy error that echoes the API key would show it to everyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+# Discord's markdown, as discord.utils.escape_markdown sees it (links are left alone, so that a
+# URL in a prompt stays clickable and copyable; a masked link's brackets are escaped).
+_URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
+_COMMON = r"^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-"
+_MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_COMMON}))", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown literally in a Discord message: no bold, links, headings, spoilers or code."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["url"]:
+            return match["url"]
+        return "\\" + match["markdown"]
+
+    return _MARKDOWN.sub(replace, text)
+
+
+# ---- secrets ----------------------------------------------------------------------------------
+_secrets: list[str] = []
+
+
+def register_secrets(secrets: Iterable[str]) -> None:
+    """Secrets (API key, bot token) that must never reach a member; kept for the process' life.
+
+    A key is also known without an ``sk-`` prefix, or with it: new-api strips it and proxies
+    echo either form.
+    """
+    for secret in secrets:
+        secret = secret.strip()
+        forms = {secret}
+        if secret.startswith("sk-"):
+            forms.add(secret.removeprefix("sk-"))
+        elif secret:
+            forms.add("sk-" + secret)
+        for form in forms:
+            if len(form) >= 6 and form not in _secrets:
+                _secrets.append(form)
+    _secrets.sort(key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by "[redacted]"."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def shown(text: str) -> str:
+    """Foreign text (a prompt, a proxy's reason) as it may appear in a message: safe and literal."""
+    return escape_markdown(redact(text))
