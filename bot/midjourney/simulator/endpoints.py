@@ -22,6 +22,7 @@ from .backends import (
 )
 from .buttons import NEW_API_FAMILIES, TRUEAI_FAMILIES, button_index, buttons, child_kind
 from .media import dress_media, image_url
+from .quirks import reason_case
 from .tasks import SimTask, TaskQueue, aspect_of, describe_text, pick_line, shorten_text
 
 REQUEST_JSON = web.RequestKey("json", object)
@@ -68,6 +69,7 @@ class ProxyEndpoints(TaskQueue):
         public_base_url: str | None,
     ) -> None:
         super().__init__(clock, seconds_per_job, max_concurrent, queue_limit)
+        self.quirks: frozenset[str] = frozenset()  # the Simulator sets the ones switched on
         stripped = prefix.strip().strip("/")
         self.mode: Mode = mode
         self.prefix = f"/{stripped}" if stripped else ""
@@ -176,14 +178,16 @@ class ProxyEndpoints(TaskQueue):
             aspect=aspect_of(prompt),
             bot_type=bot_type,
         )
-        if word is not None:
-            if self.mode != "trueai":
-                return self._reply(
-                    24, "可能包含敏感词", None, {"promptEn": prompt, "bannedWord": word}
-                )
-            task.starts_at = self._clock()  # trueai checks later and fails the task
+        case = reason_case(self.quirks, prompt)
+        if case is not None and case.at == "submit":
+            return self._reply(case.code, case.reason)
+        if word is not None and self.mode != "trueai":
+            return self._reply(24, "可能包含敏感词", None, {"promptEn": prompt, "bannedWord": word})
+        late = "可能包含敏感词" if word is not None else case.reason if case else None
+        if late is not None:  # trueai checks banned words later; chinese-reasons task failures
+            task.starts_at = self._clock()
             self.tasks[task.id] = task
-            self._force(task.id, "FAILURE", "可能包含敏感词")
+            self._force(task.id, "FAILURE", late)
             return self._reply(1, "Submit success", task.id)
         return self._start_reply(task)
 

@@ -8,6 +8,10 @@ implemented where the simulator builds the answer it changes.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+CHINESE_REASONS = "chinese-reasons"
 
 # name -> what a proxy that has it does (kept short: it is printed in --help).
 QUIRKS: dict[str, str] = {
@@ -16,7 +20,46 @@ QUIRKS: dict[str, str] = {
     "no-image": "finished images have neither imageUrl nor imageUrls",
     "video-list-only": 'video results have imageUrl and videoUrl "", only videoUrls',
     "localhost-media": "media addresses start http://localhost:3000 (new-api's default address)",
+    CHINESE_REASONS: (
+        "refuse or fail in the proxies' own (Chinese) words when a prompt contains "
+        "quirk:<case> (see README)"
+    ),
 }
+
+
+@dataclass(frozen=True)
+class ReasonCase:
+    """A refusal (`submit`: that code and description) or a task failure (`task`: failReason)."""
+
+    at: Literal["submit", "task"]
+    reason: str
+    code: int = 1
+
+
+# chinese-reasons: the words real proxies answer with (novicezk/plus, trueai, new-api).
+REASON_CASES: dict[str, ReasonCase] = {
+    "no-account": ReasonCase("submit", "无可用的账号实例", 3),
+    "bad-params": ReasonCase("submit", "参数错误", 4),
+    "busy": ReasonCase("submit", "并发数已达上限", 4),
+    "quota": ReasonCase("submit", "quota_not_enough", 4),
+    "system": ReasonCase("submit", "提交失败，系统异常", 9),
+    "odd-refusal": ReasonCase("submit", "渠道 7 状态异常，请联系管理员", 4),
+    "timeout": ReasonCase("task", "任务超时"),
+    "sensitive": ReasonCase("task", "可能包含敏感词"),
+    "saturated": ReasonCase("task", "当前分组上游负载已饱和，请稍后再试"),
+    "cancelled": ReasonCase("task", "取消任务"),
+    "odd-failure": ReasonCase("task", "上游返回异常：渠道 7 状态码 520"),
+}
+
+
+def reason_case(quirks: frozenset[str], prompt: str) -> ReasonCase | None:
+    """The case a prompt asks for with `quirk:<case>`, when chinese-reasons is on."""
+    if CHINESE_REASONS not in quirks:
+        return None
+    for name, case in REASON_CASES.items():
+        if f"quirk:{name}" in prompt:
+            return case
+    return None
 
 
 class UnknownQuirkError(ValueError):
