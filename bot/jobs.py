@@ -224,8 +224,9 @@ class JobService:
         if parent.guild_id != who.guild_id:
             raise UserFacingError("click.unknown_job")
         policy = await self.gate.admit(who)
-        if dialog_prompt:
-            await self.gate.check_words(who, dialog_prompt)
+        # The prompt this action will run, checked against today's list: a word banned since
+        # the grid was made stops its 🔄, V1-V4, pan and zoom too.
+        await self.gate.check_words(who, dialog_prompt or shown_prompt(parent))
         lock = self._click_locks.get((job_id, index))
         if lock is None:
             lock = self._click_locks[(job_id, index)] = asyncio.Lock()
@@ -293,8 +294,7 @@ class JobService:
             raise UserFacingError("dialog.gone")
         await self.gate.admit(who)
         text = self._prompt(prompt) if prompt.strip() else ""
-        if text:
-            await self.gate.check_words(who, text)
+        await self.gate.check_words(who, text or job.final_prompt or job.prompt)
         outcome = await self._api.modal(
             job.task_id, prompt=text or None, mask_base64=mask, notify_hook=self._notify_hook
         )

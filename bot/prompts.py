@@ -6,7 +6,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -128,37 +128,110 @@ def zoom_prompt(prompt: str, zoom: float) -> str:
 _SEP = r"[\W_]*"
 # Scripts written without spaces get no word boundaries, else no word could ever match.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# A plural (or a verb's -s) of a word ending in a Latin letter is the same word.
+_LATIN_END = re.compile(r"[a-z]")
 
 
 def _fold(text: str) -> str:
-    """Case-folded, compatibility-normalised text without accents ("Ｂàn" -> "ban")."""
+    """Compatibility-normalised text without accents or invisible fillers ("Ｂàn" -> "Ban")."""
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return unicodedata.normalize("NFKC", stripped).casefold()
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c) and not _invisible(c))
+    return unicodedata.normalize("NFKC", stripped)
+
+
+def _invisible(char: str) -> bool:
+    """Format characters (zero-width spaces, joiners) and the Hangul fillers (U+3164 and kin):
+    they show as nothing, and the fillers even count as letters."""
+    if char.isascii():
+        return False
+    return unicodedata.category(char) == "Cf" or "FILLER" in unicodedata.name(char, "")
+
+
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Each confusable character -> one representative of its class (Unicode TR39
+    confusables.txt, as shipped by confusable-homoglyphs): "о" (Cyrillic) -> "o", "ⅼ" -> "1".
+
+    The data lists both directions of each source -> prototype pair, so the classes are its
+    connected components; an ASCII letter or digit represents its class where there is one.
+    Only single-character mappings are used ("m" -> "rn" would make "harm" match "hartn").
+    """
+    from confusable_homoglyphs.confusables import confusables_data
+
+    parent: dict[str, str] = {}
+
+    def root(char: str) -> str:
+        while parent.setdefault(char, char) != char:
+            parent[char] = parent[parent[char]]
+            char = parent[char]
+        return char
+
+    for char, entries in confusables_data.items():
+        for entry in entries:
+            other = entry["c"]
+            if len(char) == 1 and len(other) == 1:
+                parent[root(char)] = root(other)
+    classes: dict[str, list[str]] = {}
+    for char in parent:
+        classes.setdefault(root(char), []).append(char)
+    table: dict[str, str] = {}
+    for members in classes.values():
+        best = min(members, key=lambda c: (not c.isascii(), not c.isalnum(), c))
+        table.update({c: best for c in members if c != best})
+    return table
+
+
+def skeleton(text: str) -> str:
+    """`text` with every confusable character replaced by its class's representative."""
+    table = _prototypes()
+    return "".join(table.get(c, c) for c in text)
+
+
+# A homoglyph may stand for a letter of either case ("I" for "l", "і" for "i"): the text is
+# matched case-folded before and after the skeleton, each against the word folded the same way.
+def _lower_then_skeleton(text: str) -> str:
+    return skeleton(_fold(text).casefold())
+
+
+def _skeleton_then_lower(text: str) -> str:
+    return skeleton(_fold(text)).casefold()
+
+
+_FOLDINGS: tuple[Callable[[str], str], ...] = (_lower_then_skeleton, _skeleton_then_lower)
 
 
 @functools.lru_cache(maxsize=4096)
-def _word_pattern(word: str) -> re.Pattern[str] | None:
-    chars = [c for c in _fold(word) if c.isalnum()]
-    if not chars:
-        return None
-    body = _SEP.join(re.escape(c) for c in chars)
-    before = "" if _UNSPACED.match(chars[0]) else r"(?<![^\W_])"
-    after = "" if _UNSPACED.match(chars[-1]) else r"(?![^\W_])"
-    return re.compile(before + body + after)
+def _word_patterns(word: str) -> tuple[re.Pattern[str] | None, ...]:
+    """One pattern per folding in `_FOLDINGS` (None: nothing of the word is left to match)."""
+    patterns: list[re.Pattern[str] | None] = []
+    plain = _fold(word).casefold()
+    for fold in _FOLDINGS:
+        chars = [c for c in fold(word) if c.isalnum()]
+        if not chars:
+            patterns.append(None)
+            continue
+        body = _SEP.join(re.escape(c) for c in chars)
+        before = "" if _UNSPACED.match(chars[0]) else r"(?<![^\W_])"
+        after = "" if _UNSPACED.match(chars[-1]) else r"(?![^\W_])"
+        plural = ""
+        if plain and _LATIN_END.fullmatch(plain[-1]):
+            plural = f"(?:{re.escape(fold('e'))}?{re.escape(fold('s'))})?"
+        patterns.append(re.compile(before + body + plural + after))
+    return tuple(patterns)
 
 
 def find_banned_word(text: str, words: Iterable[str]) -> str | None:
     """The first of `words` (as given) that `text` contains as a whole word or phrase, or None.
 
-    Case, accents and separators inside a word ("b a n n e d", "b.a.n-ned") do not hide it;
-    a word inside a longer word ("ass" in "class") does not count.
+    Case, accents, separators inside a word ("b a n n e d", "b.a.n-ned"), invisible fillers,
+    look-alike letters of other scripts (Cyrillic "о" for "o", TR39 confusables) and a plural
+    "s"/"es" do not hide it; a word inside a longer word ("ass" in "class") does not count.
     """
-    folded = _fold(text)
+    folded = [fold(text) for fold in _FOLDINGS]
     for word in words:
-        pattern = _word_pattern(word)
-        if pattern is not None and pattern.search(folded):
-            return word
+        for pattern, target in zip(_word_patterns(word), folded, strict=True):
+            if pattern is not None and pattern.search(target):
+                return word
     return None
 
 

@@ -204,6 +204,40 @@ def test_words_accept_any_iterable() -> None:
     assert find_banned_word("gore", (w for w in ["gore"])) == "gore"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a red drаgоn",  # Cyrillic а and о
+        "a red ԁragon",  # Cyrillic komi de
+        "a red drag\u3164on",  # Hangul filler, which counts as a letter
+        "a red \uffa0dragon",  # half-width Hangul filler
+        "a red dra\u200bgon",  # zero-width space
+        "a red DRAGON",
+        "a red dragons",  # plural
+        "two red dragonѕ",  # plural with a Cyrillic dze
+        "a red ｄｒａｇｏｎ!",  # full-width
+    ],
+)
+def test_homoglyphs_fillers_and_plurals_do_not_hide_a_word(text: str) -> None:
+    assert find_banned_word(text, ["dragon"]) == "dragon"
+
+
+def test_confusable_case_evasions() -> None:
+    # "I" (capital i) looks like "l": TR39 maps both to one skeleton.
+    assert find_banned_word("kiIl it", ["kill"]) == "kill"
+    assert find_banned_word("KILL it", ["kill"]) == "kill"
+    assert find_banned_word("ki11 it", ["kill"]) == "kill"
+    assert find_banned_word("kіll", ["kill"]) == "kill"  # Cyrillic byelorussian-ukrainian i
+    # ... but letters that are merely similar in meaning stay apart.
+    assert find_banned_word("a dragonfly", ["dragon"]) is None
+    assert find_banned_word("glasses", ["ass"]) is None
+    assert find_banned_word("the kilns", ["kill"]) is None
+
+
+def test_a_banned_word_in_another_script_is_matched_by_its_skeleton() -> None:
+    assert find_banned_word("a dragon", ["drаgоn"]) == "drаgоn"  # the moderator typed Cyrillic
+
+
 # ---- zoom --------------------------------------------------------------------------------
 
 
