@@ -69,7 +69,6 @@ class ProxyEndpoints(TaskQueue):
         public_base_url: str | None,
     ) -> None:
         super().__init__(clock, seconds_per_job, max_concurrent, queue_limit)
-        self.quirks: frozenset[str] = frozenset()  # the Simulator sets the ones switched on
         stripped = prefix.strip().strip("/")
         self.mode: Mode = mode
         self.prefix = f"/{stripped}" if stripped else ""
