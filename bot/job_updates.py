@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.midjourney.models import Task
-from storage.records import JobButton, JobState
+from storage.records import JobButton, JobMedia, JobState
 
 TERMINAL_STATES = frozenset({"success", "failure", "cancelled", "unknown"})
 _STATUS_TO_STATE: dict[str, JobState] = {
@@ -80,7 +80,8 @@ def plan_update(followed: Followed, task: Task) -> JobUpdate | None:
             failure = (task.fail_reason or "").strip() or None
         fields: dict[str, Any] = {
             "state": state,
-            "image_url": task.image_url if state == "success" else None,
+            "image_url": task.media.url if state == "success" else None,
+            "media": job_media(task) if state == "success" else None,
             "buttons": buttons if state == "success" else [],
             "final_prompt": task.final_prompt or task.prompt_en or None,
             "failure": failure,
@@ -100,3 +101,9 @@ def plan_update(followed: Followed, task: Task) -> JobUpdate | None:
         "queue_position": None,
     }
     return JobUpdate(followed, fields, seen)
+
+
+def job_media(task: Task) -> JobMedia:
+    """What a finished task shows, as the job records it (its address goes in image_url)."""
+    media = task.media
+    return JobMedia(media.kind, max(1, media.count))

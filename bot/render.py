@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.i18n import has_key, t
+from bot.media.notes import media_lines
 from bot.midjourney.custom_ids import (
     ButtonAction,
     ButtonKind,
@@ -306,8 +307,8 @@ def render_job(
         if pick_kind(job) is not None:
             parts.append(_pick_content(job, locale))
         rows = _result_rows(job, locale, backend, frozenset(used))
-        if not job.attachment_url and job.image_url and pick_kind(job) is None:
-            parts.append(t(locale, "job.image_link", url=job.image_url))
+        if pick_kind(job) is None:
+            parts.extend(media_lines(job, locale))
     elif job.state == "in_progress":
         preview = job.preview_url
     elif job.state == "modal":

@@ -16,6 +16,7 @@ from storage.records import (
     UNFINISHED_SQL,
     JobButton,
     JobKind,
+    JobMedia,
     JobRecord,
     JobState,
     MessageRecord,
@@ -26,6 +27,7 @@ from storage.records import (
 
 __all__ = [
     "JobButton",
+    "JobMedia",
     "JobRecord",
     "JobRepository",
     "MessageRecord",
@@ -187,6 +189,7 @@ class JobRepository(JobMessages):
         buttons: Sequence[JobButton | Mapping[str, Any]] = (),
         final_prompt: str | None = None,
         failure: str | None = None,
+        media: JobMedia | None = None,
     ) -> bool:
         """Finish a job (success, failure, cancelled); False if it had already finished."""
         if state not in TERMINAL_STATES:
@@ -194,7 +197,8 @@ class JobRepository(JobMessages):
         now = self.db.now()
         result = await self.db.execute(
             f"""UPDATE jobs SET state = ?, image_url = ?, attachment_url = ?, buttons_json = ?,
-                    final_prompt = coalesce(?, final_prompt), failure = ?, finished_at = ?,
+                    media_json = ?, final_prompt = coalesce(?, final_prompt), failure = ?,
+                    finished_at = ?,
                     progress = CASE WHEN ? = 'success' THEN 100 ELSE progress END,
                     queue_position = NULL, updated_at = ?
                 WHERE id = ? AND state NOT IN {_TERMINAL_SQL}""",
@@ -203,6 +207,7 @@ class JobRepository(JobMessages):
                 image_url,
                 attachment_url,
                 buttons_to_json(buttons),
+                media.to_json() if media is not None else None,
                 final_prompt,
                 failure,
                 now,

@@ -80,6 +80,33 @@ def buttons_from_json(text: str) -> tuple[JobButton, ...]:
     return tuple(JobButton.from_json(item) for item in data if isinstance(item, dict))
 
 
+MediaKind = Literal["image", "video"]
+
+
+@dataclass(frozen=True)
+class JobMedia:
+    """The kind of a finished job's media (`image_url` holds its address) and how many separate
+    files the proxy listed (4 for split grid images or Animate's videos; the first is shown)."""
+
+    kind: MediaKind = "image"
+    count: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "count": self.count}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> JobMedia:
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        kind: MediaKind = "video" if data.get("kind") == "video" else "image"
+        count = data.get("count")
+        return cls(kind, count if isinstance(count, int) and count > 0 else 1)
+
+
 @dataclass(frozen=True)
 class JobRecord:
     id: int
@@ -112,6 +139,7 @@ class JobRecord:
     finished_at: float | None
     deadline_at: float | None
     updated_at: float
+    media: JobMedia = JobMedia()
 
     @property
     def is_terminal(self) -> bool:
@@ -132,6 +160,7 @@ class JobRecord:
         """
         values = list(row)
         values[_BUTTONS_AT] = buttons_from_json(values[_BUTTONS_AT])
+        values[_MEDIA_AT] = JobMedia.from_json(values[_MEDIA_AT])
         job = object.__new__(cls)
         job.__dict__.update(zip(_JOB_FIELDS, values, strict=True))
         return job
@@ -139,11 +168,13 @@ class JobRecord:
 
 _JOB_FIELDS: Final = tuple(f.name for f in fields(JobRecord))
 _BUTTONS_AT: Final = _JOB_FIELDS.index("buttons")
+_MEDIA_AT: Final = _JOB_FIELDS.index("media")
+_COLUMN_OF: Final = {"buttons": "buttons_json", "media": "media_json"}
 
 
 def job_columns(table: str = "jobs") -> str:
     """The select list `JobRecord.from_row` expects, in field order, qualified by `table`."""
-    names = ("buttons_json" if name == "buttons" else name for name in _JOB_FIELDS)
+    names = (_COLUMN_OF.get(name, name) for name in _JOB_FIELDS)
     return ", ".join(f"{table}.{name}" for name in names)
 
 

@@ -11,7 +11,7 @@ import httpx
 from bot.media.addresses import AddressGuard
 from bot.media.download import download_image
 from bot.media.fit import ImageFitter
-from bot.media.kinds import ImageError
+from bot.media.kinds import VIDEO_EXTENSIONS, ImageError, sniff_video
 from storage.records import JobRecord
 
 log = logging.getLogger(__name__)
@@ -50,20 +50,37 @@ class FinalMedia:
         if not job.image_url:
             return None
         try:
-            image = await download_image(
-                self._client,
-                job.image_url,
-                max_bytes=self._max_bytes,
-                timeout=self._timeout,
-                guard=self._guard,
-            )
-            data, _mime, ext = await self._fitter.fit(image.data, image.mime, limit_bytes)
+            if job.media.kind == "video":
+                return await self._video(job, job.image_url, limit_bytes)
+            return await self._image(job, job.image_url, limit_bytes)
         except ImageError as exc:
-            log.warning("job %s: the final image cannot be uploaded: %s", job.id, exc)
+            log.warning("job %s: the final %s cannot be uploaded: %s", job.id, job.media.kind, exc)
             return None
+
+    def _name(self, job: JobRecord, ext: str) -> str:
+        return f"mjbot_{job.task_id or job.id}.{ext}"
+
+    async def _image(self, job: JobRecord, url: str, limit_bytes: int) -> Upload:
+        image = await download_image(
+            self._client, url, max_bytes=self._max_bytes, timeout=self._timeout, guard=self._guard
+        )
+        data, _mime, ext = await self._fitter.fit(image.data, image.mime, limit_bytes)
         reencoded = data != image.data
         if reencoded:
             log.info(
-                "job %s: image re-encoded to fit the upload limit of %d bytes", job.id, limit_bytes
+                "job %s: image re-encoded to fit the upload limit (%d bytes)", job.id, limit_bytes
             )
-        return Upload(data, f"mjbot_{job.task_id or job.id}.{ext}", reencoded)
+        return Upload(data, self._name(job, ext), reencoded)
+
+    async def _video(self, job: JobRecord, url: str, limit_bytes: int) -> Upload:
+        """Uploaded as it is (a video is never re-encoded): a larger one stays a link, and the
+        download stops as soon as it passes the upload limit."""
+        video = await download_image(
+            self._client,
+            url,
+            max_bytes=min(self._max_bytes, limit_bytes),
+            timeout=self._timeout,
+            guard=self._guard,
+            sniff=sniff_video,
+        )
+        return Upload(video.data, self._name(job, VIDEO_EXTENSIONS[video.mime]), False)

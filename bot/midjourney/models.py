@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -55,6 +56,15 @@ class TaskButton(_Lenient):
     @classmethod
     def _ints(cls, value: Any) -> int:
         return _int_or(value, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMedia:
+    """The one file a finished task is shown by, and how many separate ones it listed."""
+
+    kind: Literal["image", "video"]
+    url: str | None
+    count: int
 
 
 class Task(_Lenient):
@@ -145,6 +155,19 @@ class Task(_Lenient):
         """`properties.finalPrompt`: the prompt Midjourney ran, or describe/shorten's result."""
         value = self.properties.get("finalPrompt")
         return value if isinstance(value, str) and value.strip() else None
+
+    @property
+    def media(self) -> TaskMedia:
+        """A video when the task has one; else `imageUrl`, else the `imageUrls` (a single entry
+        is the grid itself; several are separate images, of which the first is shown)."""
+        if self.video_url or self.video_urls:
+            url = self.video_url or self.video_urls[0]
+            return TaskMedia("video", url, max(1, len(self.video_urls)))
+        if self.image_url:
+            return TaskMedia("image", self.image_url, 1)
+        if self.image_urls:
+            return TaskMedia("image", self.image_urls[0], len(self.image_urls))
+        return TaskMedia("image", None, 0)
 
     @property
     def is_terminal(self) -> bool:

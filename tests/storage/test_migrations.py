@@ -69,32 +69,40 @@ async def test_newer_database_is_refused_with_a_clear_sentence(db_path: Path) ->
 
 
 async def test_later_migrations_apply_in_order_once(db_path: Path) -> None:
+    shipped = len(load_migrations())
+    a, b = shipped + 1, shipped + 2
     extra = [
         *load_migrations(),
-        Migration(2, "0002_a.sql", "CREATE TABLE a (x INTEGER);"),
-        Migration(3, "0003_b.sql", "INSERT INTO a (x) VALUES (1);\nCREATE TABLE b (y INTEGER);"),
+        Migration(a, f"{a:04d}_a.sql", "CREATE TABLE a (x INTEGER);"),
+        Migration(
+            b, f"{b:04d}_b.sql", "INSERT INTO a (x) VALUES (1);\nCREATE TABLE b (y INTEGER);"
+        ),
     ]
-    async with await Database.open(db_path, migrations=extra[:2]) as db:
-        assert db.schema_version == 2
+    async with await Database.open(db_path, migrations=extra[:a]) as db:
+        assert db.schema_version == a
     async with await Database.open(db_path, migrations=extra) as db:
-        assert db.schema_version == 3
-        assert await db.fetch_value("SELECT version FROM schema_version") == 3
+        assert db.schema_version == b
+        assert await db.fetch_value("SELECT version FROM schema_version") == b
     async with await Database.open(db_path, migrations=extra) as db:
         assert await db.fetch_value("SELECT count(*) FROM a") == 1
 
 
 async def test_a_failing_migration_leaves_nothing_behind(db_path: Path) -> None:
+    shipped = len(load_migrations())
+    n = shipped + 1
     broken = [
         *load_migrations(),
         Migration(
-            2, "0002_broken.sql", "CREATE TABLE half (x INTEGER);\nINSERT INTO nowhere VALUES (1);"
+            n,
+            f"{n:04d}_broken.sql",
+            "CREATE TABLE half (x INTEGER);\nINSERT INTO nowhere VALUES (1);",
         ),
     ]
-    with pytest.raises(StorageError, match=r"0002_broken\.sql failed.*nowhere"):
+    with pytest.raises(StorageError, match=rf"{n:04d}_broken\.sql failed.*nowhere"):
         await Database.open(db_path, migrations=broken)
     async with await Database.open(db_path) as db:
-        assert db.schema_version == 1
-        assert await db.fetch_value("SELECT version FROM schema_version") == 1
+        assert db.schema_version == shipped
+        assert await db.fetch_value("SELECT version FROM schema_version") == shipped
         assert await db.fetch_value("SELECT name FROM sqlite_master WHERE name = 'half'") is None
 
 
@@ -115,7 +123,9 @@ async def test_indexes_serve_the_hot_queries(db_path: Path) -> None:
 async def test_jobs_read_the_same_after_a_column_is_added(db_path: Path) -> None:
     extra = [
         *load_migrations(),
-        Migration(2, "0002_extra.sql", "ALTER TABLE jobs ADD COLUMN x TEXT;"),
+        Migration(
+            len(load_migrations()) + 1, "9999_extra.sql", "ALTER TABLE jobs ADD COLUMN x TEXT;"
+        ),
     ]
     async with await Database.open(db_path, migrations=extra) as db:
         jobs = JobRepository(db)
