@@ -108,15 +108,19 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def failure_text(job: JobRecord, locale: str) -> str:
+def failure_text(job: JobRecord, locale: str, *, with_raw: bool = False) -> str:
     """Why a job failed, in our words: our own key, a known proxy reason, or the proxy's
-    unknown reason quoted after our words (escaped, secrets redacted)."""
+    unknown reason quoted after our words (escaped, secrets redacted). `with_raw` (for the
+    moderators' audit channel) quotes a known reason's original words too."""
     reason = (job.failure or "").strip()
     if reason.startswith("mjbot:"):
         key, _, param = reason.removeprefix("mjbot:").partition(":")
         unknown = t(locale, "job.failure.unknown_reason")
         return t(locale, key, word=shown(param or "?"), reason=unknown)
-    return proxy_reason_text(reason, locale)
+    text = proxy_reason_text(reason, locale)
+    if with_raw and reason_key(reason) is not None:
+        text += f" (“{shown(_clip(' '.join(reason.split()), 200))}”)"
+    return text
 
 
 def proxy_reason_text(reason: str, locale: str) -> str:

@@ -15,19 +15,27 @@ REDACTED = "[redacted]"
 # Discord's markdown, as discord.utils.escape_markdown sees it (links are left alone, so that a
 # URL in a prompt stays clickable and copyable; a masked link's brackets are escaped).
 _URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
-_COMMON = r"^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-"
-_MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_COMMON}))", re.MULTILINE)
+_LINK = r"\[.+\]\(.+\)"
+_LINE_START = r"^>(?:>>)?\s|^#{1,3}|^\s*-"
+_MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_LINE_START}|{_LINK}))", re.MULTILINE)
+_INLINE = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_LINK}))")
+
+
+def _replace(match: re.Match[str]) -> str:
+    if match["url"]:
+        return match["url"]
+    return "\\" + match["markdown"]
 
 
 def escape_markdown(text: str) -> str:
     """`text` shown literally in a Discord message: no bold, links, headings, spoilers or code."""
+    return _MARKDOWN.sub(_replace, text)
 
-    def replace(match: re.Match[str]) -> str:
-        if match["url"]:
-            return match["url"]
-        return "\\" + match["markdown"]
 
-    return _MARKDOWN.sub(replace, text)
+def escape_inline(text: str) -> str:
+    """`text` as one line inside a sentence: line breaks become spaces (so it cannot start a
+    heading, a quote or a list), and inline markdown and masked links are escaped."""
+    return _INLINE.sub(_replace, " ".join(text.split()))
 
 
 # ---- secrets ----------------------------------------------------------------------------------
@@ -62,5 +70,6 @@ def redact(text: str) -> str:
 
 
 def shown(text: str) -> str:
-    """Foreign text (a prompt, a proxy's reason) as it may appear in a message: safe and literal."""
-    return escape_markdown(redact(text))
+    """Foreign text (a prompt, a proxy's reason) inside one of our sentences: one line, literal,
+    without secrets."""
+    return escape_inline(redact(text))

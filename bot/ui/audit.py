@@ -31,7 +31,7 @@ def _clip(text: str, limit: int) -> str:
 def change_text(entry: AuditEntry, locale: str) -> str:
     """One moderator change: who, what, when (Discord renders the timestamp locally)."""
     action = t(locale, f"admin.audit.action.{entry.action}")
-    detail = f": {entry.detail}" if entry.detail else ""
+    detail = f": {shown(entry.detail)}" if entry.detail else ""
     return t(
         locale,
         "admin.audit.change",
@@ -48,7 +48,7 @@ def job_text(job: JobRecord, locale: str, link: str | None) -> str:
     prompt = shown(_clip(shown_prompt(job), PROMPT_SHOWN)) or "-"
     outcome = t(locale, f"admin.audit.job_state.{job.state}")
     if job.state in ("failure", "unknown"):
-        outcome = f"{outcome} ({_clip(failure_text(job, locale), 200)})"
+        outcome = f"{outcome} ({_clip(failure_text(job, locale, with_raw=True), 400)})"
     return t(
         locale,
         "admin.audit.job",

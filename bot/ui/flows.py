@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.errors import UserFacingError
-from bot.render import pick_prompts
+from bot.render import pick_prompts, shown_prompt
 from bot.ui.context import requester_of
 from bot.ui.dialogs import RemixDialog, dialog_for_button
 from bot.ui.submit import finish_click, run_plan
@@ -47,6 +47,7 @@ async def click_dialog_result_button(
         return
     who = requester_of(interaction)
     await services.gate.admit(who)  # refuse before the member fills in the dialog
+    await services.gate.check_words(who, shown_prompt(parent))  # banned since the image was made
     modal = dialog_for_button(services, parent, index, action, who.locale)
     await interaction.response.send_modal(modal)
 

@@ -35,3 +35,11 @@ def test_configured_secrets_are_redacted_in_every_form() -> None:
     assert redact("key unit-test-key-77 refused") == "key [redacted] refused"
     assert redact("abc stays: too short to be a secret") == "abc stays: too short to be a secret"
     assert shown("**sk-unit-test-key-77**") == "\\*\\*[redacted]\\*\\*"
+
+
+def test_inline_text_stays_on_its_line() -> None:
+    from bot.safety import escape_inline
+
+    assert escape_inline("a - b") == "a - b"
+    assert escape_inline("# not a heading\n> nor a quote") == "# not a heading > nor a quote"
+    assert escape_inline("[x](https://e.example) _y_") == "\\[x](https://e.example) \\_y\\_"

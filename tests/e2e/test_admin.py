@@ -206,7 +206,7 @@ async def test_audit_channel_gets_every_change_and_every_job(
     assert f"<@{mod.id}>" in line["content"] and "<t:" in line["content"]  # who, what, when
 
     await admin(fake_discord, "quota weight", {"action": "upscale_hd", "units": 2})
-    await fake_discord.wait_for(lambda: posted("upscale_hd = 2"))
+    await fake_discord.wait_for(lambda: posted("upscale\\_hd = 2"))  # shown literally
 
     grid = await imagine_grid(fake_discord, sim, "an audited castle")
     job_line = await fake_discord.wait_for(lambda: posted("an audited castle"))
