@@ -199,7 +199,8 @@ class ImageFitter:
 
     async def fit(self, data: bytes, mime: str, limit_bytes: int) -> tuple[bytes, str, str]:
         if len(data) <= limit_bytes:
-            return fit_to_size(data, mime, limit_bytes)  # no decoding: a structure check only
+            # No decoding, only a structure check (CRCs of up to the upload limit in bytes).
+            return await asyncio.to_thread(fit_to_size, data, mime, limit_bytes)
         async with self._slots:
             # The slot is held until the thread ends, even if the caller is cancelled.
             worker = asyncio.ensure_future(

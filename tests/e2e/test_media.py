@@ -253,3 +253,13 @@ async def test_a_video_over_the_upload_limit_is_linked_and_the_link_said_to_expi
     assert "🎞️ Video: http://" in video["content"] and ".mp4" in video["content"]
     assert "the link expires" in video["content"]
     assert "Extend (High motion)" in labels(video)
+
+
+async def test_a_cut_image_is_not_rehosted_as_a_broken_picture(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    await mjbot()
+    sim.media_cut = True  # a proxy cache or CDN that serves part of the file
+    final = await finished(fake_discord, sim, "a torn photograph")
+    assert not final.get("attachments")
+    assert "Image: http://" in final["content"]  # the proxy's own link instead

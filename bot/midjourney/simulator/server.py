@@ -89,6 +89,7 @@ class Simulator(ProxyEndpoints):
         self._faults: list[_Fault] = []
         self._images: dict[str, bytes] = {}
         self.media_redirect: str | None = None
+        self.media_cut = False  # serve the first two thirds of every finished image
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
@@ -268,9 +269,10 @@ class Simulator(ProxyEndpoints):
         if panel is not None and status == "SUCCESS":
             return web.Response(body=panel_png(task, panel), content_type="image/png")
         preview = name.endswith("-preview.png") or status != "SUCCESS"
-        return web.Response(
-            body=self._render(task, pct if preview else None), content_type="image/png"
-        )
+        body = self._render(task, pct if preview else None)
+        if self.media_cut and not preview:
+            body = body[: len(body) * 2 // 3]
+        return web.Response(body=body, content_type="image/png")
 
     async def _video(self, request: web.Request) -> web.Response:
         if self.media_redirect is not None:
