@@ -1,4 +1,4 @@
-"""Command line: `mjbot run`, `mjbot check`, `mjbot mock-api`."""
+"""Command line: `mjbot run`, `mjbot check`, `mjbot backup`, `mjbot mock-api`, `--version`."""
 
 from __future__ import annotations
 
@@ -29,11 +29,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mjbot", description="A Discord bot in front of a Midjourney-proxy API."
     )
+    parser.add_argument("--version", action="version", version=f"mjbot {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("--config", default=None, help=CONFIG_HELP)
     check = sub.add_parser("check", help="validate the config, open the database, probe the API")
     check.add_argument("--config", default=None, help=CONFIG_HELP)
+    backup = sub.add_parser(
+        "backup", help="copy the database to PATH (a file or a folder), safe while the bot runs"
+    )
+    backup.add_argument("path", metavar="PATH", help="where to write the copy")
+    backup.add_argument("--config", default=None, help=CONFIG_HELP)
     mock = sub.add_parser("mock-api", help="serve the built-in Midjourney-proxy simulator")
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=8787)
@@ -51,14 +57,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str | None, *, require_token: bool) -> Settings | None:
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml's, once installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mjbot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _load(path: str | None, *, require_token: bool, require_proxy: bool = True) -> Settings | None:
     if path is None:
         # Without --config: ./config.toml when there is one, else the environment alone.
         path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
     for warning in unknown_environment():
         print(f"mjbot: warning: {warning}", file=sys.stderr)
     try:
-        return load_settings(path, require_token=require_token)
+        return load_settings(path, require_token=require_token, require_proxy=require_proxy)
     except ConfigError as exc:
         if path and not all(exc.from_environment):
             where = f"in '{path}'" + (" and the environment" if any(exc.from_environment) else "")
@@ -88,7 +104,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_CONFIG
     from bot.logs import configure_logging
-    from bot.runtime import run_bot
+    from bot.process import run_bot
 
     configure_logging(
         settings.log_level, _secrets(settings), json_lines=settings.log_format == "json"
@@ -101,7 +117,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_CONFIG
     from bot.logs import configure_logging
-    from bot.runtime import check_setup
+    from bot.process import check_setup
 
     # The sentences say what went wrong; the client's retry warnings would only repeat it.
     configure_logging("ERROR", _secrets(settings), json_lines=settings.log_format == "json")
@@ -109,6 +125,26 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for sentence in sentences:
         print(sentence)
     return EXIT_OK if ok else EXIT_FAILURE
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    settings = _load(args.config, require_token=False, require_proxy=False)
+    if settings is None:
+        return EXIT_CONFIG
+    from storage.backup import backup_database
+    from storage.db import StorageError
+
+    try:
+        result = backup_database(settings.storage.path, args.path)
+    except StorageError as exc:
+        print(f"mjbot: backup failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(
+        f"Backed up '{settings.storage.path}' to '{result.target}': {result.jobs} jobs, "
+        f"{result.size_bytes / 1_048_576:.1f} MB, schema {result.schema_version}, "
+        f"in {result.seconds:.1f} s."
+    )
+    return EXIT_OK
 
 
 def _cmd_mock_api(args: argparse.Namespace) -> int:
@@ -157,7 +193,12 @@ def _secrets(settings: Settings) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _cmd_run, "check": _cmd_check, "mock-api": _cmd_mock_api}
+    handlers = {
+        "run": _cmd_run,
+        "check": _cmd_check,
+        "backup": _cmd_backup,
+        "mock-api": _cmd_mock_api,
+    }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

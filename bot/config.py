@@ -321,7 +321,9 @@ def _field(setting: str) -> Any:
     return model.model_fields[key]
 
 
-def load_settings(path: str | Path | None, *, require_token: bool = True) -> Settings:
+def load_settings(
+    path: str | Path | None, *, require_token: bool = True, require_proxy: bool = True
+) -> Settings:
     """Read and validate the configuration, raising ConfigError with readable sentences."""
     import tomllib
 
@@ -362,7 +364,7 @@ def load_settings(path: str | Path | None, *, require_token: bool = True) -> Set
             "Setting 'discord.token' is empty: put the bot token in the config "
             "or in the environment variable MJBOT_DISCORD__TOKEN."
         )
-    if not settings.midjourney.base_url:
+    if require_proxy and not settings.midjourney.base_url:
         problems.append(
             "Setting 'midjourney.base_url' is empty: give the proxy's address, "
             "e.g. https://api.example.com (or http://127.0.0.1:8787 for `mjbot mock-api`)."

@@ -1,8 +1,11 @@
-"""Composition root: builds the services from the settings, runs the bot, checks a set-up."""
+"""Composition root: the services the bot uses, built from the settings.
+
+Running the process (Discord connection, shutdown, `mjbot check`) is `bot/process.py`, which
+imports this module and `bot/app.py`; this module imports neither, so app and runtime form no
+circle."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -14,7 +17,6 @@ import discord
 import discord.gateway
 import discord.http
 import httpx
-import yarl
 
 from bot.access import Gate
 from bot.config import Settings
@@ -25,14 +27,13 @@ from bot.moderation import ModerationService
 from bot.retention import RetentionSweeper
 from bot.safety import register_secrets
 from bot.tracker import Tracker
-from storage.db import Database, StorageError
+from storage.db import Database
 from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
 from storage.usage import UsageRepository
 from storage.users import UserSettingsRepository
 
 if TYPE_CHECKING:
-    from bot.app import MjBot
     from bot.ui.audit import AuditPoster
     from bot.ui.presenter import JobPresenter
     from bot.webhook import HookReceiver
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 
 # Successful jobs younger than this whose upload never happened are uploaded at start-up.
 UPLOAD_WINDOW = 24 * 3600.0
-# How long a shutdown waits for interactions already being handled.
-DRAIN_SECONDS = 7.0
-# The longest `mjbot check` waits for the proxy's answer (one try).
-CHECK_TIMEOUT = 15.0
 
 
 @dataclass
@@ -74,7 +71,7 @@ class Services:
     def max_upload_bytes(self) -> int:
         return int(self.settings.jobs.download_max_mb * 1024 * 1024)
 
-    async def start(self, bot: MjBot) -> None:
+    async def start(self, bot: discord.Client) -> None:
         """Wire the Discord side in and resume every unfinished job (called from setup_hook)."""
         from bot.ui.audit import AuditPoster
         from bot.ui.presenter import JobPresenter
@@ -201,124 +198,3 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         clock=clock,
         hooks=hooks,
     )
-
-
-def point_discord_at(settings: Settings) -> None:
-    """Honour discord.api_base_url and discord.gateway_url (reverse proxies, tests)."""
-    discord.http.Route.BASE = settings.discord.api_base_url
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.gateway_url)
-
-
-async def run_bot(
-    settings: Settings,
-    stop: asyncio.Event,
-    *,
-    guild_ready_timeout: float = 2.0,
-    drain_timeout: float = DRAIN_SECONDS,
-    ready: Callable[[MjBot], None] | None = None,
-) -> int:
-    """Log in, serve until `stop` is set or the connection dies, close everything; exit code."""
-    from bot.app import MjBot
-
-    point_discord_at(settings)
-    try:
-        services = await build_services(settings)
-    except (StorageError, OSError) as exc:
-        log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
-        return 1
-    bot = MjBot(services, guild_ready_timeout=guild_ready_timeout)
-    connection: asyncio.Task[None] | None = None
-    try:
-        try:
-            await bot.login(settings.discord.token.get_secret_value())
-        except discord.LoginFailure:
-            log.error("Discord refused the bot token: check discord.token (MJBOT_DISCORD__TOKEN).")
-            return 1
-        except (discord.HTTPException, OSError) as exc:
-            log.error("Discord could not be reached at %s: %s", settings.discord.api_base_url, exc)
-            return 1
-        if ready is not None:
-            ready(bot)
-        connection = asyncio.create_task(bot.connect(reconnect=True), name="mjbot-gateway")
-        stopper = asyncio.create_task(stop.wait(), name="mjbot-stop")
-        done, _ = await asyncio.wait({connection, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        await asyncio.gather(stopper, return_exceptions=True)
-        if connection in done and connection.exception() is not None:
-            log.error("the Discord connection ended: %s", connection.exception())
-            return 1
-        log.info("shutting down")
-        return 0
-    finally:
-        if connection is not None:
-            # Leave the gateway first: no new interaction starts from here on.
-            connection.cancel()
-            await asyncio.gather(connection, return_exceptions=True)
-            if bot.ws is not None and bot.ws.open:
-                await bot.ws.close(code=1000)
-        await _drain_interactions(drain_timeout)
-        await bot.close()
-        await services.stop()
-
-
-# Task names discord.py gives the handlers of one interaction or event.
-_HANDLER_TASKS = (
-    "CommandTree-invoker",
-    "discord-ui-view-dispatch-",
-    "discord-ui-modal-dispatch-",
-    "discord-ui-dynamic-item-",
-    "discord.py: ",
-)
-
-
-async def _drain_interactions(grace: float) -> None:
-    """Let handlers already running finish (bounded) before the database and clients close.
-
-    A handler cut short between posting a job message and recording it in SQLite would leave a
-    message whose buttons find no job; one still waiting on its submit after `grace` is
-    cancelled, and the next start-up reconciles its job (never resent).
-    """
-    current = asyncio.current_task()
-    running = {
-        task
-        for task in asyncio.all_tasks()
-        if task is not current and not task.done() and task.get_name().startswith(_HANDLER_TASKS)
-    }
-    if not running:
-        return
-    log.info("waiting up to %g s for %d interactions to finish", grace, len(running))
-    _, late = await asyncio.wait(running, timeout=grace)
-    for task in late:
-        task.cancel()
-    if late:
-        log.warning("%d interactions did not finish in time and were cancelled", len(late))
-        await asyncio.gather(*late, return_exceptions=True)
-
-
-async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
-    """`mjbot check`: the config is valid (already), the database opens, the API answers."""
-    from bot.midjourney.probe import probe
-
-    sentences = ["The configuration is valid."]
-    ok = True
-    try:
-        db = await Database.open(settings.storage.path)
-    except Exception as exc:
-        ok = False
-        sentences.append(f"The database at '{settings.storage.path}' cannot be opened: {exc}")
-    else:
-        await db.close()
-        sentences.append(f"The database at '{settings.storage.path}' opens and is up to date.")
-    mj = settings.midjourney
-    async with MidjourneyClient(
-        mj.base_url,
-        mj.path_prefix,
-        mj.api_key.get_secret_value(),
-        mj.auth_style,
-        timeout=min(mj.request_timeout_seconds, CHECK_TIMEOUT),
-        max_read_retries=0,  # one try: the operator waits for the timeout once, not four times
-    ) as api:
-        result = await probe(api)
-    ok = ok and result.ok
-    sentences.extend(result.sentences)
-    return ok, sentences

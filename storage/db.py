@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -113,7 +115,12 @@ _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
 
 
 async def _connect(path: str) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    pending = aiosqlite.connect(path, isolation_level=None)
+    try:
+        conn = await pending
+    except BaseException:
+        await _worker_stopped(pending)
+        raise
     try:
         conn.row_factory = sqlite3.Row
         if path != MEMORY:
@@ -130,6 +137,50 @@ async def _connect(path: str) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+async def _worker_stopped(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open.
+
+    aiosqlite stops it without waiting; a thread still answering after `asyncio.run` closed
+    the loop prints an "Event loop is closed" traceback on the way out.
+    """
+    thread = conn if isinstance(conn, threading.Thread) else getattr(conn, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5.0)
+
+
+def _prepare_folder(location: str) -> None:
+    """Create the database's folder; refuse a file this process cannot write, which SQLite
+    would open read-only without a word and fail on at the first write."""
+    Path(location).parent.mkdir(parents=True, exist_ok=True)
+    if os.path.isfile(location) and not os.access(location, os.W_OK):
+        raise StorageError(describe_failure(location, sqlite3.OperationalError()))
+
+
+def describe_failure(location: str, exc: sqlite3.Error) -> str:
+    """One sentence for a database that cannot be opened or written."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    path = Path(location)
+    if path.is_dir():
+        return (
+            f"{location} is a folder, not a database file; set storage.path to a file, "
+            f"e.g. {path / 'mjbot.sqlite3'}"
+        )
+    folder = path.parent
+    unwritable = folder.is_dir() and not os.access(folder, os.W_OK)
+    if (
+        code == sqlite3.SQLITE_READONLY
+        or (path.is_file() and not os.access(path, os.W_OK))
+        or (code == sqlite3.SQLITE_CANTOPEN and unwritable and path.exists())
+    ):
+        return (
+            f"the database at {location} is read-only: the bot's user must be able to write the "
+            "file and its folder (SQLite keeps -wal and -shm files next to it)"
+        )
+    if code == sqlite3.SQLITE_CANTOPEN and unwritable:
+        return f"the folder {folder} is read-only: the database at {location} cannot be created"
+    return f"cannot open the database at {location}: {exc}"
 
 
 class Database:
@@ -162,11 +213,11 @@ class Database:
         """Open (creating it and its folder if needed) and migrate the database at `path`."""
         location = str(path)
         if location != MEMORY:
-            Path(location).parent.mkdir(parents=True, exist_ok=True)
+            _prepare_folder(location)
         try:
             writer = await _connect(location)
         except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the database at {location}: {exc}") from exc
+            raise StorageError(describe_failure(location, exc)) from exc
         db = cls(location, writer, None, clock)
         try:
             await db._migrate(load_migrations() if migrations is None else migrations)
@@ -306,6 +357,8 @@ class Database:
                     await self._apply(migration)
             self.schema_version = latest
         except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+                raise StorageError(describe_failure(self.path, exc)) from exc
             raise StorageError(f"the database at {self.path} cannot be used: {exc}") from exc
 
     async def _apply(self, migration: Migration) -> None:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from bot.midjourney.simulator import Simulator
+from storage.db import Database
 from tests.fakes.discord import FakeDiscord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -519,3 +520,67 @@ def test_the_files_that_hold_secrets_are_ignored_by_git() -> None:
         check=False,
     )
     assert result.stdout.split() == ["config.toml", ".env", "secrets.env"]
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"mjbot {version('mjbot')}"
+
+
+def test_backup_needs_only_the_storage_settings(tmp_path: Path) -> None:
+    db = tmp_path / "mjbot.sqlite3"
+
+    async def create() -> None:  # an mjbot database as `mjbot check` leaves it
+        await (await Database.open(db)).close()
+
+    asyncio.run(create())
+    config = write_config(tmp_path / "c.toml", {"storage": {"path": str(db)}})
+    target = tmp_path / "copy.sqlite3"
+    result = run_cli("backup", str(target), "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Backed up '{db}' to '{target}': 0 jobs, ")
+    missing = run_cli("backup", str(target), env={"MJBOT_STORAGE__PATH": str(tmp_path / "no")})
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        f"mjbot: backup failed: there is no database at {tmp_path / 'no'} (check storage.path)"
+    )
+
+
+async def test_run_with_a_folder_as_database_says_so_once(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    sections = good_sections(tmp_path, storage={"path": str(tmp_path)})
+    for _ in range(3):  # the traceback came after the sentence in most runs, not all
+        process: Cli = await cli(
+            "run", "--config", str(write_config(tmp_path / "c.toml", sections))
+        )
+        assert await process.finish(STARTUP_TIMEOUT) == 1
+        assert process.all_stderr.count("\n") == 1, process.all_stderr
+        assert f"{tmp_path} is a folder, not a database file" in process.all_stderr
+
+
+async def test_a_second_bot_on_the_same_database_refuses_to_start(
+    cli: Callable[..., Any], fake_discord: FakeDiscord, simulator: Simulator, tmp_path: Path
+) -> None:
+    config = str(_run_config(tmp_path, fake_discord, simulator))
+    first: Cli = await cli("run", "--config", config)
+    await fake_discord.wait_for(lambda: fake_discord.gateway.connected, timeout=STARTUP_TIMEOUT)
+    second: Cli = await cli("run", "--config", config)
+    assert await second.finish(STARTUP_TIMEOUT) == 1
+    db = tmp_path / "mjbot.sqlite3"
+    assert (
+        f"ERROR bot.process: Not started: another mjbot (process {first.process.pid}) is already "
+        f"running on the database at {db}: two would both poll and edit the same jobs."
+    ) in second.all_stderr
+    assert "Traceback" not in second.all_stderr
+    assert fake_discord.gateway.identify_count == 1  # the second never logged in
+
+    first.kill()  # kill -9: nothing left to clean up
+    await first.process.wait()
+    await fake_discord.wait_for(lambda: not fake_discord.gateway.connected)
+    third: Cli = await cli("run", "--config", config)
+    await fake_discord.wait_for(lambda: fake_discord.gateway.connected, timeout=STARTUP_TIMEOUT)
+    assert await third.terminate() == 0

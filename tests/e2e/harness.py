@@ -19,7 +19,7 @@ from bot.config import (
     WebhookSettings,
 )
 from bot.midjourney.simulator import Simulator
-from bot.runtime import run_bot
+from bot.process import run_bot
 from tests.fakes.discord import FakeDiscord
 
 KEY = "sk-e2e-secret-key-0042"

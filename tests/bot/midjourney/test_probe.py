@@ -12,7 +12,7 @@ from bot.config import DiscordSettings, MidjourneySettings, Settings, StorageSet
 from bot.midjourney.client import MidjourneyClient
 from bot.midjourney.probe import probe
 from bot.midjourney.simulator import Simulator
-from bot.runtime import check_setup
+from bot.process import check_setup
 from tests.bot.midjourney.conftest import MakeClient, MakeSim
 
 

@@ -1,0 +1,167 @@
+"""The bot process: connect to Discord, serve until stopped, close cleanly; `mjbot check`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+
+from bot.app import MjBot
+from bot.config import Settings
+from bot.midjourney.client import MidjourneyClient
+from bot.runtime import build_services
+from storage.db import Database, StorageError
+from storage.lock import AlreadyRunningError, InstanceLock
+
+log = logging.getLogger(__name__)
+
+# How long a shutdown waits for interactions already being handled.
+DRAIN_SECONDS = 7.0
+# The longest `mjbot check` waits for the proxy's answer (one try).
+CHECK_TIMEOUT = 15.0
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Honour discord.api_base_url and discord.gateway_url (reverse proxies, tests)."""
+    discord.http.Route.BASE = settings.discord.api_base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.gateway_url)
+
+
+async def run_bot(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    guild_ready_timeout: float = 2.0,
+    drain_timeout: float = DRAIN_SECONDS,
+    ready: Callable[[MjBot], None] | None = None,
+) -> int:
+    """Log in, serve until `stop` is set or the connection dies, close everything; exit code."""
+    point_discord_at(settings)
+    try:
+        lock = InstanceLock.acquire(settings.storage.path)
+    except AlreadyRunningError as exc:
+        log.error("Not started: %s", exc)
+        return 1
+    except StorageError as exc:
+        log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
+        return 1
+    try:
+        return await _run_locked(settings, stop, guild_ready_timeout, drain_timeout, ready)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _run_locked(
+    settings: Settings,
+    stop: asyncio.Event,
+    guild_ready_timeout: float,
+    drain_timeout: float,
+    ready: Callable[[MjBot], None] | None,
+) -> int:
+    try:
+        services = await build_services(settings)
+    except (StorageError, OSError) as exc:
+        log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
+        return 1
+    bot = MjBot(services, guild_ready_timeout=guild_ready_timeout)
+    connection: asyncio.Task[None] | None = None
+    try:
+        try:
+            await bot.login(settings.discord.token.get_secret_value())
+        except discord.LoginFailure:
+            log.error("Discord refused the bot token: check discord.token (MJBOT_DISCORD__TOKEN).")
+            return 1
+        except (discord.HTTPException, OSError) as exc:
+            log.error("Discord could not be reached at %s: %s", settings.discord.api_base_url, exc)
+            return 1
+        if ready is not None:
+            ready(bot)
+        connection = asyncio.create_task(bot.connect(reconnect=True), name="mjbot-gateway")
+        stopper = asyncio.create_task(stop.wait(), name="mjbot-stop")
+        done, _ = await asyncio.wait({connection, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        await asyncio.gather(stopper, return_exceptions=True)
+        if connection in done and connection.exception() is not None:
+            log.error("the Discord connection ended: %s", connection.exception())
+            return 1
+        log.info("shutting down")
+        return 0
+    finally:
+        if connection is not None:
+            # Leave the gateway first: no new interaction starts from here on.
+            connection.cancel()
+            await asyncio.gather(connection, return_exceptions=True)
+            if bot.ws is not None and bot.ws.open:
+                await bot.ws.close(code=1000)
+        await _drain_interactions(drain_timeout)
+        await bot.close()
+        await services.stop()
+
+
+# Task names discord.py gives the handlers of one interaction or event.
+_HANDLER_TASKS = (
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch-",
+    "discord-ui-modal-dispatch-",
+    "discord-ui-dynamic-item-",
+    "discord.py: ",
+)
+
+
+async def _drain_interactions(grace: float) -> None:
+    """Let handlers already running finish (bounded) before the database and clients close.
+
+    A handler cut short between posting a job message and recording it in SQLite would leave a
+    message whose buttons find no job; one still waiting on its submit after `grace` is
+    cancelled, and the next start-up reconciles its job (never resent).
+    """
+    current = asyncio.current_task()
+    running = {
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and not task.done() and task.get_name().startswith(_HANDLER_TASKS)
+    }
+    if not running:
+        return
+    log.info("waiting up to %g s for %d interactions to finish", grace, len(running))
+    _, late = await asyncio.wait(running, timeout=grace)
+    for task in late:
+        task.cancel()
+    if late:
+        log.warning("%d interactions did not finish in time and were cancelled", len(late))
+        await asyncio.gather(*late, return_exceptions=True)
+
+
+async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
+    """`mjbot check`: the config is valid (already), the database opens, the API answers."""
+    from bot.midjourney.probe import probe
+
+    sentences = ["The configuration is valid."]
+    ok = True
+    try:
+        db = await Database.open(settings.storage.path)
+    except Exception as exc:
+        ok = False
+        sentences.append(f"The database at '{settings.storage.path}' cannot be opened: {exc}")
+    else:
+        await db.close()
+        sentences.append(f"The database at '{settings.storage.path}' opens and is up to date.")
+    mj = settings.midjourney
+    async with MidjourneyClient(
+        mj.base_url,
+        mj.path_prefix,
+        mj.api_key.get_secret_value(),
+        mj.auth_style,
+        timeout=min(mj.request_timeout_seconds, CHECK_TIMEOUT),
+        max_read_retries=0,  # one try: the operator waits for the timeout once, not four times
+    ) as api:
+        result = await probe(api)
+    ok = ok and result.ok
+    sentences.extend(result.sentences)
+    return ok, sentences
