@@ -331,8 +331,10 @@ async def test_acknowledgement_rules(fake_discord: FakeDiscord, bot: TinyBot) ->
         await fake_discord.wait_for(lambda: fake_discord.violations, fail_on_errors=False)
         await fake_discord.wait_for(lambda: fake_discord.errors.records, fail_on_errors=False)
         assert late.response is None
-    assert "after 4.00 s" in fake_discord.take_violations()[0].problem
     fake_discord.errors.take()
+    # The fake clock moved 4 s; the real time the bot took on a loaded machine adds a little.
+    problem = fake_discord.take_violations()[0].problem
+    assert re.search(r"acknowledged after 4\.\d\d s \(limit 3 s\)", problem), problem
 
 
 async def test_clean_shutdown(fake_discord: FakeDiscord, bot: TinyBot) -> None:
