@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.i18n import has_key, t
+from bot.i18n import has_key, resolve_locale, t
 from bot.media.notes import media_lines
 from bot.midjourney.custom_ids import (
     ButtonAction,
@@ -167,8 +167,7 @@ def _status_line(job: JobRecord, locale: str) -> str:
         return t(locale, "job.status.queued")
     if state == "in_progress":
         if job.progress is None:
-            text = job.status_text or t(locale, "job.status.in_progress")
-            return t(locale, "job.status.in_progress_text", text=shown(_clip(text, 100)))
+            return _free_progress(job.status_text or "", locale)
         return t(locale, "job.status.running", bar=progress_bar(job.progress), percent=job.progress)
     if state in ("submitting", "submitted"):
         return t(locale, "job.status.waiting")
@@ -185,6 +184,20 @@ def _status_line(job: JobRecord, locale: str) -> str:
     if state == "success":
         return t(locale, "job.status.done")
     return ""
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]")
+
+
+def _free_progress(text: str, locale: str) -> str:
+    """A progress the proxy gave as words ("排队中", "Waiting to start"): shown as it is when
+    the member reads its script, else after our own word for it."""
+    if not text:
+        return t(locale, "job.status.in_progress_text", text=t(locale, "job.status.in_progress"))
+    quoted = shown(_clip(text, 100))
+    if resolve_locale(locale) == "zh-CN" or not _CJK.search(text):
+        return t(locale, "job.status.in_progress_text", text=quoted)
+    return t(locale, "reasons.progress", text=quoted)
 
 
 def result_actions(job: JobRecord) -> list[ButtonAction]:

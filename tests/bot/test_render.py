@@ -153,3 +153,11 @@ def test_forged_button_ids_are_refused_when_parsed() -> None:
     assert parse_job_button_id("mj1:b:0:1") is None
     assert parse_job_button_id("mj1:b:5:100") is None
     assert parse_job_button_id("mj1:d:5:1") is None
+
+
+def test_a_progress_in_another_script_comes_after_our_words() -> None:
+    queued = job(state="in_progress", status_text="排队中")
+    english = render_job(queued, locale="en", backend="plus").content
+    assert "⏳ Working (the image service says “排队中”)" in english
+    chinese = render_job(queued, locale="zh-CN", backend="plus").content
+    assert "⏳ 排队中" in chinese
