@@ -36,8 +36,6 @@ _QUOTA_WORDS = (
 )
 # The relay's upstream is at capacity (new-api code 30 "当前分组上游负载已饱和").
 _SATURATED_WORDS = ("饱和", "upstream_error", "saturated", "负载已满", "overloaded")
-# A body saying the route itself does not exist (Spring's NoResourceFound behind a 500, etc.).
-_NO_ROUTE_WORDS = ("no static resource", "no handler found", "not supported", "unknown route")
 
 
 class _NotJSON:
@@ -85,7 +83,7 @@ def decode_body(response: httpx.Response) -> Any:
 
 def refusal_of(status_code: int, body: str, retry_after: float | None = None) -> Refusal | None:
     """What a 401/402/403/429 answer means; None for any other status."""
-    text = body.lower()
+    text = _readable(body).lower()
     if status_code in (401, 402, 403, 429) and any(word in text for word in _QUOTA_WORDS):
         return Refusal("quota", status_code, retry_after)
     if status_code == 402:
@@ -99,10 +97,14 @@ def refusal_of(status_code: int, body: str, retry_after: float | None = None) ->
     return Refusal("rate_limited", status_code, retry_after)
 
 
-def says_no_route(body: str) -> bool:
-    """A 4xx/5xx body that says the route itself is unknown here."""
-    text = body.lower()
-    return any(word in text for word in _NO_ROUTE_WORDS)
+def _readable(body: str) -> str:
+    """The body with JSON's \\u escapes undone ("\\u9971" -> "饱"), so words can be found."""
+    if "\\u" not in body:
+        return body
+    try:
+        return body + " " + json.dumps(json.loads(body), ensure_ascii=False)
+    except ValueError:
+        return body
 
 
 def is_unknown_task(response: httpx.Response) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from .refusals import REFUSAL_QUIRKS
+
 CHINESE_REASONS = "chinese-reasons"
 
 # name -> what a proxy that has it does (kept short: it is printed in --help).
@@ -25,6 +27,9 @@ QUIRKS: dict[str, str] = {
         "quirk:<case> (see README)"
     ),
 }
+
+
+QUIRKS.update(REFUSAL_QUIRKS)  # refusals and 429s (simulator/refusals.py)
 
 
 @dataclass(frozen=True)

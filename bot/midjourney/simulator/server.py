@@ -17,6 +17,7 @@ from .drawing import render_png
 from .endpoints import REQUEST_JSON, ProxyEndpoints
 from .media import panel_png, render_mp4
 from .quirks import parse_quirks
+from .refusals import refusal_for
 from .tasks import ManualClock, SimTask
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,9 @@ class Simulator(ProxyEndpoints):
         fault = self._take_fault(request.path)
         if fault is not None:
             return await self._apply_fault(fault, request)
+        refused = refusal_for(self.quirks, request.path)
+        if refused is not None:
+            return refused
         if request.match_info.http_exception is not None:
             raise request.match_info.http_exception
         is_image = request.path.startswith("/sim/") or "/image/" in request.path
