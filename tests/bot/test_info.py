@@ -141,3 +141,10 @@ def test_render_unlimited_paused_and_many_jobs() -> None:
 def test_render_in_chinese_and_without_jobs() -> None:
     text = render_info(summary(running=(), running_total=0, recent=()), "zh-CN")
     assert "今日已用" in text and "没有正在运行的任务" in text and "还没有完成的任务" in text
+
+
+def test_a_prompt_with_markdown_is_shown_as_code_not_as_a_link() -> None:
+    hostile = "[Claim free Nitro](https://evil.example) `x` **y**"
+    text = render_info(summary(running=(line(1, prompt=hostile),), running_total=1), "en")
+    # Inside one inline code span Discord renders nothing: no link, no bold, no code escape.
+    assert "`[Claim free Nitro](https://evil.example) 'x' **y**`" in text
