@@ -95,6 +95,14 @@ class WebhookSettings(_Section):
         return _http_url(v) if v.strip() else ""
 
 
+class MetricsSettings(_Section):
+    """The opt-in HTTP endpoint with /healthz and Prometheus /metrics."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
 class JobsSettings(_Section):
     edit_interval_seconds: float = Field(default=3.0, ge=0.0, le=60)
     download_max_mb: float = Field(default=25.0, gt=0, le=200)
@@ -159,6 +167,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = WebhookSettings()
     jobs: JobsSettings = JobsSettings()
     quota: QuotaSettings = QuotaSettings()
+    metrics: MetricsSettings = MetricsSettings()
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
 

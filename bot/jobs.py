@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.access import Gate, Limits, Policy
 from bot.config import Settings
 from bot.errors import UserFacingError
+from bot.metrics import METRICS
 from bot.midjourney.client import MidjourneyClient
 from bot.midjourney.custom_ids import ButtonAction, accepted_by, parse_custom_id
 from bot.midjourney.outcomes import (
@@ -302,6 +303,7 @@ class JobService:
 
     async def _apply(self, job: JobRecord, outcome: SubmitOutcome) -> JobRecord:
         job_id = job.id
+        METRICS.submit_answered(outcome)
         match outcome:
             case ExistingTask(task_id=task_id):
                 await self._adopt_existing(job_id, task_id)

@@ -13,8 +13,10 @@ import yarl
 
 from bot.app import MjBot
 from bot.config import Settings
+from bot.health import HealthServer, HealthSources
+from bot.metrics import discord_trace
 from bot.midjourney.client import MidjourneyClient
-from bot.runtime import build_services
+from bot.runtime import Services, build_services
 from storage.db import Database, StorageError
 from storage.lock import AlreadyRunningError, InstanceLock
 
@@ -70,8 +72,21 @@ async def _run_locked(
         log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
         return 1
     bot = MjBot(services, guild_ready_timeout=guild_ready_timeout)
+    bot.http.http_trace = discord_trace()  # Discord REST requests, 429s, acks and uploads
+    health = _health_server(settings, services, bot)
     connection: asyncio.Task[None] | None = None
     try:
+        if health is not None:
+            try:
+                await health.start()
+            except OSError as exc:
+                log.error(
+                    "The metrics endpoint cannot listen on %s:%s: %s",
+                    settings.metrics.host,
+                    settings.metrics.port,
+                    exc.strerror or exc,
+                )
+                return 1
         try:
             await bot.login(settings.discord.token.get_secret_value())
         except discord.LoginFailure:
@@ -100,8 +115,30 @@ async def _run_locked(
             if bot.ws is not None and bot.ws.open:
                 await bot.ws.close(code=1000)
         await _drain_interactions(drain_timeout)
+        if health is not None:
+            await health.stop()
         await bot.close()
         await services.stop()
+
+
+def _health_server(settings: Settings, services: Services, bot: MjBot) -> HealthServer | None:
+    """/healthz and /metrics when [metrics] enabled; they read, never change, the bot."""
+    if not settings.metrics.enabled:
+        return None
+
+    def gateway_connected() -> bool:
+        return bot.is_ready() and not bot.is_closed() and bot.ws is not None and bot.ws.open
+
+    return HealthServer(
+        settings.metrics,
+        HealthSources(
+            gateway_connected=gateway_connected,
+            database_writable=services.db.writable,
+            unfinished_jobs=services.job_repo.count_unfinished,
+            followed_tasks=lambda: len(services.tracker.followed_task_ids),
+            poll_interval=settings.midjourney.poll_interval_seconds,
+        ),
+    )
 
 
 # Task names discord.py gives the handlers of one interaction or event.

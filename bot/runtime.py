@@ -22,6 +22,7 @@ from bot.access import Gate
 from bot.config import Settings
 from bot.jobs import JobService
 from bot.media.download import make_download_client
+from bot.metrics import METRICS, MeteredTransport, instrument_tracker
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
 from bot.retention import RetentionSweeper
@@ -30,6 +31,7 @@ from bot.tracker import Tracker
 from storage.db import Database
 from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
+from storage.records import TERMINAL_STATES
 from storage.usage import UsageRepository
 from storage.users import UserSettingsRepository
 
@@ -118,6 +120,7 @@ class Services:
             log.warning("could not tell about interrupted job %s: %s", job_id, exc)
 
     async def _job_changed(self, job: JobRecord) -> None:
+        METRICS.job_changed(job.state, terminal=job.state in TERMINAL_STATES)
         await self.jobs.job_finished(job)
         await self.presenter.job_changed(job)
 
@@ -152,6 +155,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         mj.api_key.get_secret_value(),
         mj.auth_style,
         timeout=mj.request_timeout_seconds,
+        transport=MeteredTransport(),
     )
     downloads = make_download_client()
     job_repo = JobRepository(db)
@@ -167,6 +171,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         timeout_seconds=mj.job_timeout_minutes * 60,
         clock=clock,
     )
+    instrument_tracker(tracker)
     hooks = None
     notify_hook = None
     if settings.webhook.enabled:

@@ -312,6 +312,15 @@ class Database:
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+    async def writable(self) -> bool:
+        """Whether a write transaction can start and commit now (for /healthz)."""
+        try:
+            async with self.transaction():
+                pass
+        except (StorageError, sqlite3.Error):
+            return False
+        return True
+
     async def reclaim_space(self) -> None:
         """Hand the free pages back to the file system (the file shrinks; auto_vacuum=INCREMENTAL).
 

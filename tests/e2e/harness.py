@@ -12,6 +12,7 @@ from bot.app import MjBot
 from bot.config import (
     DiscordSettings,
     JobsSettings,
+    MetricsSettings,
     MidjourneySettings,
     QuotaSettings,
     Settings,
@@ -35,6 +36,7 @@ def make_settings(
     jobs: dict[str, Any] | None = None,
     midjourney: dict[str, Any] | None = None,
     webhook: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> Settings:
     mj: dict[str, Any] = {
         "base_url": sim.base_url,
@@ -57,6 +59,7 @@ def make_settings(
         jobs=JobsSettings(**{"edit_interval_seconds": 0.0, **(jobs or {})}),
         quota=QuotaSettings(**(quota or {})),
         webhook=WebhookSettings(**(webhook or {})),
+        metrics=MetricsSettings(**(metrics or {})),
     )
 
 
