@@ -317,7 +317,7 @@ class MidjourneyClient:
     ) -> httpx.Response | None:
         """Send an idempotent request, retrying transient failures; None for "no such task".
 
-        A spent balance is not retried: nothing changes until a moderator tops up.
+        A spent balance, or a Retry-After longer than the backoff cap, is left to the caller.
         """
         url = self.endpoint(path)
         limit = self._max_read_retries if retries is None else max(retries, 0)
@@ -331,7 +331,7 @@ class MidjourneyClient:
                 if response.status_code >= 400:
                     raise status_error(response.status_code, response.text[:_BODY_KEPT], url=url)
                 return response
-            if attempt >= limit or (isinstance(error, RateLimitError) and error.kind == "quota"):
+            if attempt >= limit or self._caller_waits(error):
                 raise error
             attempt += 1
             delay = self._backoff(attempt)
@@ -368,6 +368,13 @@ class MidjourneyClient:
             error = ServerError(status, response.text[:_BODY_KEPT], url=url)
             return error, wait
         return response, None
+
+    def _caller_waits(self, error: MidjourneyError) -> bool:
+        """A spent balance never clears by retrying; a Retry-After past the backoff cap is
+        honoured by the caller (the tracker waits it), not shortened here."""
+        if not isinstance(error, RateLimitError):
+            return False
+        return error.kind == "quota" or (error.retry_after or 0.0) > self._backoff_cap
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""

@@ -14,6 +14,7 @@ from bot.midjourney.errors import (
     BadResponseError,
     MidjourneyError,
     NotFoundError,
+    RateLimitError,
 )
 
 # A syntactically plausible id that no proxy will know.
@@ -72,6 +73,8 @@ def _explain(client: MidjourneyClient, exc: MidjourneyError, path: str, waited: 
             f"The API key is refused (HTTP {exc.status_code}); "
             "check midjourney.api_key and midjourney.auth_style."
         )
+    if isinstance(exc, RateLimitError):
+        return _refusal_sentence(client, exc)
     if isinstance(exc, NotFoundError):
         return f"The path prefix seems wrong: {url} answered 404; check midjourney.path_prefix."
     if isinstance(exc, BadResponseError):
@@ -82,3 +85,17 @@ def _explain(client: MidjourneyClient, exc: MidjourneyError, path: str, waited: 
     if isinstance(exc, APIStatusError):
         return f"The backend at {url} answered with an error (HTTP {exc.status_code})."
     return f"The backend at {url} cannot be used: {exc.detail or exc.message}"
+
+
+def _refusal_sentence(client: MidjourneyClient, exc: RateLimitError) -> str:
+    """The service answered "not now": say why, never "cannot be reached"."""
+    where = client.base_url
+    if exc.kind == "quota":
+        return (
+            f"The backend at {where} says the account's balance is spent (HTTP "
+            f"{exc.status_code}); top it up at the proxy or reseller."
+        )
+    if exc.kind == "saturated":
+        return f"The backend at {where} is at capacity (HTTP 429, upstream saturated); try later."
+    wait = f" (it asks to wait {exc.retry_after:g} s)" if exc.retry_after else ""
+    return f"The backend at {where} limits the requests (HTTP 429){wait}; try again later."

@@ -153,3 +153,22 @@ async def test_a_refused_batch_route_falls_back_to_fetch_and_is_tried_again_late
         assert not tracker.followed_task_ids  # and the jobs still finished
     finally:
         await api.aclose()
+
+
+async def test_a_long_retry_after_on_polls_is_waited_out_not_hammered(
+    sim: Simulator, jobs: JobRepository
+) -> None:
+    api = await started(sim)
+    api._backoff_cap = 0.5  # Retry-After: 2 is longer than the client's own backoff
+    try:
+        [job] = await submit_jobs(api, jobs, 1)
+        tracker = make_tracker(api, jobs, Clock())
+        tracker.follow(job)
+        sim.quirks = parse_quirks("rate-limit-429")
+        before = sim.count("/task/list-by-condition")
+        await tracker.poll_once()
+        assert sim.count("/task/list-by-condition") - before == 1  # not retried at once
+        assert sim.count("/fetch") == 0  # nor probed: "slow down" is not a broken route
+        assert tracker.next_delay() >= 2.0
+    finally:
+        await api.aclose()

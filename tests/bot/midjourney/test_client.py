@@ -14,6 +14,7 @@ from bot.midjourney.errors import (
     AuthenticationError,
     BadResponseError,
     NotFoundError,
+    RateLimitError,
     ServerError,
 )
 from bot.midjourney.models import Task
@@ -458,7 +459,7 @@ async def test_reads_give_up_after_the_retries(
     assert sleeps.delays == [0.5, 0.7, 0.7]
 
 
-async def test_reads_honour_a_capped_retry_after(
+async def test_reads_honour_retry_after(
     make_sim: MakeSim, make_client: MakeClient, sleeps: Sleeps
 ) -> None:
     sim = await make_sim("new-api")
@@ -466,9 +467,12 @@ async def test_reads_honour_a_capped_retry_after(
     await make_client(sim, jitter=lambda: 0.0).fetch("1")
     assert sleeps.delays == [1.0]
     sleeps.delays.clear()
+    # A Retry-After longer than the backoff cap is not shortened: the caller waits it out.
     sim.inject_fault("fetch", "http429")
-    await make_client(sim, jitter=lambda: 0.0, backoff_cap=0.25).fetch("1")
-    assert sleeps.delays == [0.25]
+    with pytest.raises(RateLimitError) as caught:
+        await make_client(sim, jitter=lambda: 0.0, backoff_cap=0.25).fetch("1")
+    assert caught.value.retry_after == 1.0 and caught.value.kind == "rate_limited"
+    assert sleeps.delays == [] and sim.count("fetch") == 3  # 2 for the first, 1: no retry
 
 
 async def test_reads_retry_a_timeout(

@@ -32,6 +32,16 @@ async def test_a_wrong_key(make_sim: MakeSim, make_client: MakeClient) -> None:
     ]
 
 
+async def test_a_spent_balance_is_named_not_unreachable(
+    make_sim: MakeSim, make_client: MakeClient
+) -> None:
+    sim = await make_sim("new-api", quirks=["quota-429"])
+    result = await probe(make_client(sim))
+    assert not result.ok
+    assert "balance is spent (HTTP 429)" in result.sentences[0]
+    assert "cannot be reached" not in result.sentences[0]
+
+
 async def test_a_wrong_auth_style_for_trueai(make_sim: MakeSim, make_client: MakeClient) -> None:
     sim = await make_sim("trueai")
     result = await probe(make_client(sim, auth_style="bearer"))
