@@ -59,7 +59,8 @@ def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
 
 def _still(image: Image.Image) -> Image.Image:
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    frame = image.convert("RGBA" if has_alpha else "RGB")
+    mode = "RGBA" if has_alpha else "RGB"
+    frame = image if image.mode == mode else image.convert(mode)  # no copy when it is already
     longest = max(frame.size)
     if longest > _WEBP_MAX_SIDE:
         scale = _WEBP_MAX_SIDE / longest
