@@ -21,6 +21,7 @@ EXTENSIONS = (
     "cogs.buttons",
     "cogs.tools",
     "cogs.personal",
+    "cogs.members",
     "cogs.admin",
 )
 

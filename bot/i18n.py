@@ -17,6 +17,21 @@ _ALIASES = {
     "zh-TW": "zh-CN",
 }
 LOCALES = ("en", "zh-CN")
+# CLDR plural categories each language uses. A plural sentence is a table of these
+# (`units.one = "{count} unit"`, `units.other = "{count} units"`), chosen by the `count` param.
+PLURAL_CATEGORIES: dict[str, tuple[str, ...]] = {"en": ("one", "other"), "zh-CN": ("other",)}
+ALL_PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
+
+
+def plural_category(locale: str, count: object) -> str:
+    """CLDR's category of `count` in `locale` (English: 1 is "one"; Chinese has no plural)."""
+    if "one" in PLURAL_CATEGORIES.get(locale, ("one", "other")):
+        try:
+            number = float(str(count))
+        except ValueError:
+            return "other"
+        return "one" if number == 1 and "." not in str(count) else "other"
+    return "other"
 
 
 def _flatten(table: Mapping[str, object], prefix: str = "") -> dict[str, str]:
@@ -64,11 +79,23 @@ class _Lenient(dict[str, object]):
 def t(locale: str | None, key: str, /, **params: object) -> str:
     """The sentence for `key` in `locale` (falling back to English), with params filled in."""
     lang = resolve_locale(locale)
-    text = catalogue(lang).get(key)
+    text = _lookup(lang, key, params)
     if text is None:
-        text = catalogue(DEFAULT_LOCALE).get(key, key)
+        text = _lookup(DEFAULT_LOCALE, key, params) or key
     return string.Formatter().vformat(text, (), _Lenient(params))
 
 
+def _lookup(lang: str, key: str, params: Mapping[str, object]) -> str | None:
+    """The sentence for `key`, or its plural form for `params["count"]` when it has forms."""
+    entries = catalogue(lang)
+    text = entries.get(key)
+    if text is None and "count" in params:
+        text = entries.get(f"{key}.{plural_category(lang, params['count'])}")
+        if text is None:
+            text = entries.get(f"{key}.other")
+    return text
+
+
 def has_key(key: str) -> bool:
-    return key in catalogue(DEFAULT_LOCALE)
+    entries = catalogue(DEFAULT_LOCALE)
+    return key in entries or f"{key}.other" in entries

@@ -27,6 +27,7 @@ from bot.midjourney.outcomes import (
     Submitted,
     Unavailable,
 )
+from bot.personal_prompts import defaults_of, personalise
 from bot.prompts import PromptError, UserDefaults, apply_defaults, validate_prompt
 from bot.render import shown_prompt
 from bot.requester import Requester
@@ -34,7 +35,7 @@ from bot.tracker import TERMINAL_STATES, Tracker
 from storage.jobs import JobRecord, JobRepository, TaskAlreadyTracked
 from storage.records import JobKind, NewJob
 from storage.usage import UsageRepository
-from storage.users import UserSettingsRecord, UserSettingsRepository
+from storage.users import UserSettingsRepository
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,18 @@ class JobService:
         except PromptError as exc:
             raise UserFacingError(exc.key, **exc.params) from None
 
-    async def _defaults(self, who: Requester) -> UserDefaults:
+    async def _personal_prompt(self, who: Requester, prompt: str) -> tuple[str, UserDefaults]:
+        """The prompt with the member's option sets and suffix, and their /settings defaults."""
+        text = self._prompt(prompt)
         if who.guild_id is None:
-            return UserDefaults()
-        return defaults_of(await self._users.get(who.guild_id, who.user_id))
+            return text, UserDefaults()
+        record = await self._users.get(who.guild_id, who.user_id)
+        limit = self._settings.jobs.max_prompt_length
+        try:
+            text = personalise(text, record.suffix, record.option_sets, limit)
+        except PromptError as exc:
+            raise UserFacingError(exc.key, **exc.params) from None
+        return text, defaults_of(record)
 
     async def _record(
         self,
@@ -147,6 +156,7 @@ class JobService:
                 used=_num(result.used),
                 limit=_num(result.limit),
                 cost=_num(units),
+                count=_num(units),  # the plural form of the sentence follows the cost
                 left=_num(max(0.0, result.limit - result.used)),
             )
         return result.job
@@ -155,9 +165,9 @@ class JobService:
         self, who: Requester, prompt: str, *, image_data_url: str | None = None
     ) -> Plan:
         policy = await self.gate.admit(who)
-        text = self._prompt(prompt)
+        text, defaults = await self._personal_prompt(who, prompt)
         await self.gate.check_words(who, text)
-        final = apply_defaults(text, await self._defaults(who))
+        final = apply_defaults(text, defaults)
         job = await self._record(who, policy, kind="imagine", action="imagine", prompt=final)
         images = [image_data_url] if image_data_url else None
         hook = self._notify_hook
@@ -371,24 +381,6 @@ class JobService:
             await self._usage.refund(job.id)
         if job.state in TERMINAL_STATES and self.on_finished is not None:
             await self.on_finished(job)
-
-
-def defaults_of(record: UserSettingsRecord) -> UserDefaults:
-    """A member's stored /settings as prompt defaults; unusable stored values are left out."""
-    speed = record.speed if record.speed in ("fast", "relax", "turbo") else None
-    try:
-        return UserDefaults(
-            version=record.version,
-            aspect=record.aspect,
-            stylize=record.stylize,
-            style_raw=bool(record.style_raw),
-            speed=speed,  # type: ignore[arg-type]
-        )
-    except ValueError:
-        log.warning(
-            "ignoring unusable defaults of user %s in guild %s", record.user_id, record.guild_id
-        )
-        return UserDefaults()
 
 
 def _num(value: float) -> str:

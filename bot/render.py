@@ -98,6 +98,34 @@ def dialog_button_id(job_id: int) -> str:
     return f"{PREFIX}:d:{job_id}"
 
 
+def member_button_id(kind: Literal["m", "x"], job_id: int) -> str:
+    """`m` sends the job to its member by DM, `x` deletes the job message."""
+    return f"{PREFIX}:{kind}:{job_id}"
+
+
+def member_row(job: JobRecord, locale: str) -> tuple[ButtonSpec, ...]:
+    """✉️ Send to DM and 🗑️, on every finished result."""
+    return (
+        ButtonSpec(
+            custom_id=member_button_id("m", job.id),
+            label=t(locale, "members.button.dm"),
+            emoji="✉️",
+        ),
+        ButtonSpec(custom_id=member_button_id("x", job.id), emoji="🗑️"),
+    )
+
+
+def _with_member_row(
+    rows: list[tuple[ButtonSpec, ...]], job: JobRecord, locale: str
+) -> list[tuple[ButtonSpec, ...]]:
+    rows, extra = rows[:5], member_row(job, locale)
+    if len(rows) < 5:
+        return [*rows, extra]
+    if len(rows[-1]) + len(extra) <= 5:
+        return [*rows[:-1], rows[-1] + extra]
+    return rows
+
+
 def progress_bar(percent: int) -> str:
     percent = max(0, min(100, percent))
     filled = round(percent * BAR_CELLS / 100)
@@ -237,7 +265,7 @@ def _result_rows(
             )
         if specs:
             rows.append(tuple(specs))
-    return rows[:5]
+    return _with_member_row(rows, job, locale)
 
 
 def _pick_rows(job: JobRecord, locale: str) -> list[tuple[ButtonSpec, ...]]:

@@ -22,6 +22,7 @@ from bot.access import Gate
 from bot.config import Settings
 from bot.jobs import JobService
 from bot.media.download import make_download_client
+from bot.members import MemberService
 from bot.metrics import METRICS, MeteredTransport, instrument_tracker
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
@@ -63,6 +64,7 @@ class Services:
     jobs: JobService
     moderation: ModerationService
     retention: RetentionSweeper
+    members: MemberService
     clock: Callable[[], float] = time.time
     presenter: JobPresenter = field(init=False)
     audit: AuditPoster = field(init=False)
@@ -200,6 +202,14 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         jobs=jobs,
         moderation=moderation,
         retention=RetentionSweeper(job_repo, settings.storage.retention_days, clock=clock),
+        members=MemberService(
+            gate,
+            job_repo,
+            usage,
+            users,
+            max_prompt_length=settings.jobs.max_prompt_length,
+            clock=clock,
+        ),
         clock=clock,
         hooks=hooks,
     )

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from storage.db import Database, StorageError, Transaction
+from storage.history import MemberJobs
 from storage.messages import JobMessages, MessageTaken
 from storage.records import (
     JOB_KINDS,
@@ -52,8 +53,9 @@ class TaskAlreadyTracked(StorageError):
         self.job_id = job_id
 
 
-class JobRepository(JobMessages):
-    """Jobs (this module) plus their messages and clicked buttons (`storage.messages`)."""
+class JobRepository(JobMessages, MemberJobs):
+    """Jobs (this module), their messages and clicked buttons (`storage.messages`), and a
+    member's own jobs page by page (`storage.history`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -77,6 +77,11 @@ class JobMessages:
         )
         return [MessageRecord.from_row(r) for r in rows]
 
+    async def forget_message(self, message_id: int) -> bool:
+        """The message was deleted in Discord: it no longer shows its job (the job stays)."""
+        result = await self.db.execute("DELETE FROM messages WHERE message_id = ?", (message_id,))
+        return result.rowcount > 0
+
     async def clear_expired_tokens(self) -> int:
         """Forget interaction tokens past their expiry; returns how many were cleared."""
         result = await self.db.execute(

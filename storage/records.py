@@ -285,9 +285,14 @@ class UserSettingsRecord:
     style_raw: bool | None = None
     speed: str | None = None
     updated_at: float | None = None
+    suffix: str | None = None
+    # (name, parameters) pairs in the member's order.
+    option_sets: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> UserSettingsRecord:
+        keys = row.keys()
+        sets = row["option_sets_json"] if "option_sets_json" in keys else None
         return cls(
             guild_id=row["guild_id"],
             user_id=row["user_id"],
@@ -297,7 +302,24 @@ class UserSettingsRecord:
             style_raw=None if row["style_raw"] is None else bool(row["style_raw"]),
             speed=row["speed"],
             updated_at=row["updated_at"],
+            suffix=row["suffix"] if "suffix" in keys else None,
+            option_sets=option_sets_from_json(sets),
         )
+
+
+def option_sets_to_json(sets: Sequence[tuple[str, str]]) -> str | None:
+    if not sets:
+        return None
+    return json.dumps([[name, params] for name, params in sets], ensure_ascii=False)
+
+
+def option_sets_from_json(text: str | None) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    data = json.loads(text)
+    return tuple(
+        (str(item[0]), str(item[1])) for item in data if isinstance(item, list) and len(item) == 2
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.db import Database
-from storage.records import UNSET, Unset, UserSettingsRecord
+from storage.records import UNSET, Unset, UserSettingsRecord, option_sets_to_json
 
 __all__ = ["UserSettingsRecord", "UserSettingsRepository"]
 
@@ -35,6 +35,8 @@ class UserSettingsRepository:
         stylize: int | Unset | None = UNSET,
         style_raw: bool | Unset | None = UNSET,
         speed: str | Unset | None = UNSET,
+        suffix: str | Unset | None = UNSET,
+        option_sets: tuple[tuple[str, str], ...] | Unset = UNSET,
     ) -> UserSettingsRecord:
         """Change only the given fields; None clears one."""
         changes: dict[str, Any] = {}
@@ -43,9 +45,12 @@ class UserSettingsRepository:
             ("aspect", aspect),
             ("stylize", stylize),
             ("speed", speed),
+            ("suffix", suffix),
         ):
             if not isinstance(value, Unset):
                 changes[column] = value
+        if not isinstance(option_sets, Unset):
+            changes["option_sets_json"] = option_sets_to_json(option_sets)
         if not isinstance(style_raw, Unset):
             changes["style_raw"] = None if style_raw is None else int(style_raw)
         # Column names come from the fixed keyword list above, never from input.

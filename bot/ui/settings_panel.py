@@ -13,7 +13,7 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.i18n import t
-from bot.jobs import defaults_of
+from bot.personal_prompts import defaults_of
 from bot.ui.boundary import guarded, locale_of
 from storage.users import UserSettingsRecord, UserSettingsRepository
 

@@ -16,7 +16,16 @@ import pytest
 from discord import app_commands
 
 from bot import i18n
-from bot.i18n import DEFAULT_LOCALE, LOCALES, catalogue, has_key, resolve_locale, t
+from bot.i18n import (
+    ALL_PLURAL_CATEGORIES,
+    DEFAULT_LOCALE,
+    LOCALES,
+    PLURAL_CATEGORIES,
+    catalogue,
+    has_key,
+    resolve_locale,
+    t,
+)
 from bot.i18n_discord import CatalogueTranslator
 from bot.ui.boundary import locale_of
 
@@ -34,16 +43,36 @@ def english_areas() -> Iterator[tuple[str, dict[str, str]]]:
             yield entry.name, i18n._flatten(tomllib.loads(entry.read_text("utf-8")))
 
 
+def plural_entries(entries: dict[str, str]) -> dict[str, set[str]]:
+    """Plural sentences: tables whose keys are all plural categories (base key -> categories)."""
+    tables: dict[str, set[str]] = {}
+    for key in entries:
+        base, _, last = key.rpartition(".")
+        tables.setdefault(base, set()).add(last)
+    return {
+        base: forms
+        for base, forms in tables.items()
+        if forms <= ALL_PLURAL_CATEGORIES
+        and not any(k.startswith(base + ".") and k.rpartition(".")[0] != base for k in entries)
+    }
+
+
+def sentence_keys(entries: dict[str, str]) -> set[str]:
+    """Keys with every plural table counted once, by its base key."""
+    plural = plural_entries(entries)
+    return {k.rpartition(".")[0] if k.rpartition(".")[0] in plural else k for k in entries}
+
+
 def placeholders(text: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
 
 
 @pytest.mark.parametrize("lang", OTHER_LOCALES)
 def test_every_english_key_is_translated(lang: str) -> None:
-    translated = catalogue(lang)
+    translated = sentence_keys(catalogue(lang))
     problems = []
     for area, keys in english_areas():
-        missing = sorted(key for key in keys if key not in translated)
+        missing = sorted(key for key in sentence_keys(keys) if key not in translated)
         if missing:
             problems.append(
                 f"bot/locales/{lang}/ lacks {len(missing)} keys of en/{area}: {missing}"
@@ -53,17 +82,23 @@ def test_every_english_key_is_translated(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", OTHER_LOCALES)
 def test_no_key_exists_only_in_a_translation(lang: str) -> None:
-    stale = sorted(set(catalogue(lang)) - set(catalogue(DEFAULT_LOCALE)))
+    stale = sorted(sentence_keys(catalogue(lang)) - sentence_keys(catalogue(DEFAULT_LOCALE)))
     assert not stale, f"{lang} has keys that English does not (renamed or removed?): {stale}"
 
 
 @pytest.mark.parametrize("lang", OTHER_LOCALES)
 def test_translations_keep_the_english_placeholders(lang: str) -> None:
     english = catalogue(DEFAULT_LOCALE)
+    plural = plural_entries(english)
+
+    def source(key: str) -> str | None:
+        base = key.rpartition(".")[0]
+        return english.get(f"{base}.other") if base in plural else english.get(key)
+
     different = {
-        key: (sorted(placeholders(english[key])), sorted(placeholders(text)))
+        key: (sorted(placeholders(source(key) or "")), sorted(placeholders(text)))
         for key, text in catalogue(lang).items()
-        if key in english and placeholders(text) != placeholders(english[key])
+        if source(key) is not None and placeholders(text) != placeholders(source(key) or "")
     }
     assert not different, f"{lang} placeholders differ from English (en, {lang}): {different}"
 
@@ -249,3 +284,29 @@ def test_an_interaction_speaks_the_members_language_then_the_guilds(
 ) -> None:
     interaction = SimpleNamespace(locale=member, guild_locale=guild)
     assert locale_of(interaction) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_plural_sentences_have_exactly_their_languages_forms(lang: str) -> None:
+    entries = catalogue(lang)
+    wrong = {
+        base: sorted(forms)
+        for base, forms in plural_entries(entries).items()
+        if forms != set(PLURAL_CATEGORIES[lang])
+    }
+    assert not wrong, f"{lang} plural forms should be {PLURAL_CATEGORIES[lang]}: {wrong}"
+    assert plural_entries(entries), "no plural sentence found: is the detection broken?"
+
+
+def test_plural_forms_come_from_the_catalogue_of_each_language() -> None:
+    assert t("en", "members.info.units", count=1) == "Units charged: 1 unit"
+    assert t("en", "members.info.units", count=2) == "Units charged: 2 units"
+    assert t("en", "members.info.units", count=0) == "Units charged: 0 units"
+    assert t("en", "members.info.units", count="1.5") == "Units charged: 1.5 units"
+    assert t("zh-CN", "members.info.units", count=1) == t(
+        "zh-CN", "members.info.units.other", count=1
+    )
+    assert t("en", "quota.user_quota", count=1, cost=1, left=1, limit=1, used=0).startswith(
+        "This costs 1 unit,"
+    )
+    assert has_key("members.info.units")

@@ -61,7 +61,12 @@ def test_failures_render_our_keys_and_the_proxy_text() -> None:
 def test_grid_buttons_in_midjourney_rows_with_used_marks() -> None:
     done = job(state="success", buttons=GRID, image_url="http://i/x.png", attachment_url="http://a")
     rendered = render_job(done, locale="en", backend="plus", used=[1])
-    assert names(rendered.rows) == [["U1", "U2", "U3", "U4", "🔄"], ["V1", "V2", "V3", "V4"]]
+    assert names(rendered.rows) == [
+        ["U1", "U2", "U3", "U4", "🔄"],
+        ["V1", "V2", "V3", "V4"],
+        ["Send to DM", "🗑️"],
+    ]
+    assert [b.custom_id for b in rendered.rows[2]] == [f"mj1:m:{done.id}", f"mj1:x:{done.id}"]
     assert rendered.rows[0][1].style == "primary" and rendered.rows[0][0].style == "secondary"
     assert rendered.rows[0][1].custom_id == "mj1:b:7:1"
     assert all(len(b.custom_id) <= 100 for row in rendered.rows for b in row)

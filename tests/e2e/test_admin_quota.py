@@ -46,7 +46,7 @@ async def test_twenty_concurrent_clicks_against_a_quota_of_five_submit_five(
         (int(grid["id"]), c["custom_id"])
         for grid in grids
         for c in components(grid)
-        if c.get("style") != 5
+        if c.get("style") != 5 and c["custom_id"].split(":")[1] not in ("m", "x")  # not ✉️ 🗑️
     ][:20]
     assert len(targets) == 20
 

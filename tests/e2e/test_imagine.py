@@ -46,7 +46,8 @@ async def test_imagine_to_final_image(
     assert final["attachments"][0]["filename"].endswith((".png", ".webp", ".jpg"))
     assert labels(final)[:5] == ["U1", "U2", "U3", "U4", "🔄"]
     assert labels(final)[5:9] == ["V1", "V2", "V3", "V4"]
-    assert all(cid.startswith("mj1:b:") for cid in custom_ids(final))
+    assert all(cid.startswith("mj1:b:") for cid in custom_ids(final)[:9])
+    assert [cid.split(":")[1] for cid in custom_ids(final)[9:]] == ["m", "x"]  # ✉️ and 🗑️
     assert sim.count("/submit/imagine") == 1
 
 

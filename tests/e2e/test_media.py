@@ -215,6 +215,8 @@ async def test_animate_on_an_upscale_uploads_an_mp4_with_the_video_buttons(
         "🔄",
         "Extend (High motion)",
         "Extend (Low motion)",
+        "Send to DM",
+        "🗑️",
     ]
     # A video's own buttons lead to videos too.
     await click(fake_discord, video, "U2")
@@ -222,7 +224,13 @@ async def test_animate_on_an_upscale_uploads_an_mp4_with_the_video_buttons(
     final = await wait_final_after(fake_discord, sim, upscale)
     assert final["attachments"][0]["filename"].endswith(".mp4")
     assert "videos" not in final["content"]  # one video: nothing to count
-    assert labels(final) == ["🔄", "Extend (High motion)", "Extend (Low motion)"]
+    assert labels(final) == [
+        "🔄",
+        "Extend (High motion)",
+        "Extend (Low motion)",
+        "Send to DM",
+        "🗑️",
+    ]
 
 
 async def wait_final_after(

@@ -36,6 +36,7 @@ class BotRoutes:
         r, p = app.router, API_PREFIX
         r.add_get(p + "/users/@me", self.me)
         r.add_get(p + "/users/{user_id}", self.get_user)
+        r.add_post(p + "/users/@me/channels", self.open_dm)
         r.add_get(p + "/oauth2/applications/@me", self.application)
         r.add_get(p + "/gateway", self.gateway)
         r.add_get(p + "/gateway/bot", self.gateway)
@@ -65,6 +66,26 @@ class BotRoutes:
         if user is None:
             return error(404, 10013, "Unknown User")
         return json_response(user.to_dict())
+
+    async def open_dm(self, request: web.Request) -> web.Response:
+        """POST /users/@me/channels: Discord opens (or returns) the DM channel with a user."""
+        payload = request[BODY].json or {}
+        user = self.fake.find_user(int(payload.get("recipient_id") or 0))
+        if user is None:
+            return error(400, 50035, "Invalid Form Body", {"recipient_id": "unknown user"})
+        channel_id = self.fake.dm_channel_of(user)
+        if channel_id is None:
+            channel_id = self.fake.clock.snowflake()
+            self.fake.dm_channels[channel_id] = user.id
+        return json_response(
+            {
+                "id": str(channel_id),
+                "type": 1,
+                "recipients": [user.to_dict()],
+                "last_message_id": None,
+                "flags": 0,
+            }
+        )
 
     async def application(self, request: web.Request) -> web.Response:
         owner = self.fake.guilds[0].members[0].user if self.fake.guilds else self.fake.bot_user
@@ -123,7 +144,7 @@ class BotRoutes:
 
     def _channel(self, request: web.Request) -> tuple[int, web.Response | None]:
         cid = int(request.match_info["cid"])
-        if self.fake.guild_of_channel(cid) is None:
+        if self.fake.guild_of_channel(cid) is None and cid not in self.fake.dm_channels:
             return cid, error(404, 10003, "Unknown Channel")
         return cid, None
 
@@ -154,6 +175,8 @@ class BotRoutes:
         cid, failure = self._channel(request)
         if failure is not None:
             return failure
+        if self.fake.dm_channels.get(cid) in self.fake.dms_closed:
+            return error(403, 50007, "Cannot send messages to this user")
         body = request[BODY]
         payload = body.json or {}
         failure = self.fake.check_message(request, payload, body.files, creating=True)

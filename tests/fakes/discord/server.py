@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from . import limits
+from .apps import AppsInjector
 from .clock import FakeClock
 from .gateway import Gateway
 from .injection import Injector
@@ -58,7 +59,7 @@ def default_guild(clock: FakeClock) -> Guild:
     )
 
 
-class FakeDiscord(Injector):
+class FakeDiscord(Injector, AppsInjector):
     """A wire-level Discord (REST API v10 + gateway) on 127.0.0.1 for the real discord.py client."""
 
     def __init__(
@@ -96,6 +97,9 @@ class FakeDiscord(Injector):
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.interactions: dict[str, Interaction] = {}
         self.injected_errors: list[InjectedError] = []
+        # Direct-message channels the bot opened (channel id -> user id); users refusing DMs.
+        self.dm_channels: dict[int, int] = {}
+        self.dms_closed: set[int] = set()
         self.store = MessageStore(self)
         self.gateway = Gateway(self)
         self.errors = ErrorLogCollector(error_loggers, self.notify)

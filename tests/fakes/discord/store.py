@@ -185,6 +185,9 @@ class MessageStore:
     async def delete(self, message_id: int) -> None:
         message = self.messages.pop(message_id)
         meta = self.meta.pop(message_id)
+        for attachment in message.get("attachments") or []:
+            # Discord's CDN stops serving a deleted message's attachments.
+            self.files.pop(int(attachment["id"]), None)
         if not meta.ephemeral:
             event = {"id": message["id"], "channel_id": message["channel_id"]}
             if "guild_id" in message:
