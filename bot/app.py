@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.ui.boundary import report
+from bot.ui.outbox import Outbox
 
 if TYPE_CHECKING:
     from bot.runtime import Services
@@ -34,6 +35,11 @@ class MjBot(commands.Bot):
         # the message intents the bot is not sent every message (and every edit) in the server.
         intents = discord.Intents.none()
         intents.guilds = True
+        # Job messages wait for slots of the outbox, which learns Discord's buckets from the
+        # headers of every answer discord.py's session receives.
+        self.outbox = Outbox(
+            requests_per_second=services.settings.discord.global_requests_per_second
+        )
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -41,6 +47,7 @@ class MjBot(commands.Bot):
             guild_ready_timeout=guild_ready_timeout,
             # Nobody is pinged unless a message says whom it may (a job message: its requester).
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=self.outbox.trace_config(),
         )
         self.services = services
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -75,4 +82,5 @@ class MjBot(commands.Bot):
 
     async def close(self) -> None:
         await self.services.stop()
+        self.outbox.close()
         await super().close()

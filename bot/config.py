@@ -42,6 +42,9 @@ class DiscordSettings(_Section):
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
     guild_ids: list[int] = Field(default_factory=list)
+    # REST requests per second for job messages on the channel routes (Discord allows 50 across
+    # the bot's non-interaction routes); interaction responses and tokens are not counted.
+    global_requests_per_second: float = Field(default=40.0, ge=1, le=50)
 
     @field_validator("api_base_url")
     @classmethod

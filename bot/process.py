@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import discord
@@ -41,8 +42,11 @@ async def run_bot(
     guild_ready_timeout: float = 2.0,
     drain_timeout: float = DRAIN_SECONDS,
     ready: Callable[[MjBot], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> int:
-    """Log in, serve until `stop` is set or the connection dies, close everything; exit code."""
+    """Log in, serve until `stop` is set or the connection dies, close everything; exit code.
+
+    `clock` stands for wall time (tests share the fake Discord's, to expire tokens)."""
     point_discord_at(settings)
     try:
         lock = InstanceLock.acquire(settings.storage.path)
@@ -53,7 +57,7 @@ async def run_bot(
         log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
         return 1
     try:
-        return await _run_locked(settings, stop, guild_ready_timeout, drain_timeout, ready)
+        return await _run_locked(settings, stop, guild_ready_timeout, drain_timeout, ready, clock)
     finally:
         if lock is not None:
             lock.release()
@@ -65,14 +69,16 @@ async def _run_locked(
     guild_ready_timeout: float,
     drain_timeout: float,
     ready: Callable[[MjBot], None] | None,
+    clock: Callable[[], float],
 ) -> int:
     try:
-        services = await build_services(settings)
+        services = await build_services(settings, clock=clock)
     except (StorageError, OSError) as exc:
         log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
         return 1
     bot = MjBot(services, guild_ready_timeout=guild_ready_timeout)
-    bot.http.http_trace = discord_trace()  # Discord REST requests, 429s, acks and uploads
+    # Discord REST requests, 429s, acks and uploads; and the outbox learns the buckets.
+    bot.http.http_trace = bot.outbox.trace_config(discord_trace())
     health = _health_server(settings, services, bot)
     connection: asyncio.Task[None] | None = None
     try:

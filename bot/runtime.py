@@ -81,7 +81,12 @@ class Services:
         from bot.ui.presenter import JobPresenter
 
         self.presenter = JobPresenter(
-            bot, self.job_repo, self.settings, self.downloads, clock=self.clock
+            bot,
+            self.job_repo,
+            self.settings,
+            self.downloads,
+            outbox=getattr(bot, "outbox", None),  # MjBot's: it learns from discord.py's session
+            clock=self.clock,
         )
         self.presenter.notice = lambda: self.tracker.health.notice
         self.audit = AuditPoster(bot, self.gate, self.job_repo)

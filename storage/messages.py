@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from storage.db import Database, StorageError
 from storage.records import JobRecord, MessageRecord, job_columns
 
 _COLUMNS = job_columns()
+_N_COLUMNS = len(_COLUMNS.split(","))
+_MESSAGE_JSON = """json_object('message_id', m.message_id, 'job_id', m.job_id,
+    'channel_id', m.channel_id, 'guild_id', m.guild_id, 'purpose', m.purpose,
+    'interaction_token', m.interaction_token, 'token_expires_at', m.token_expires_at,
+    'created_at', m.created_at)"""
+# Everything one job-message edit needs, in one read: the job, its first message, the buttons
+# used on it, and its parent's first message (a child links to it).
+_DISPLAY = f"""SELECT {_COLUMNS},
+    (SELECT {_MESSAGE_JSON} FROM messages m WHERE m.job_id = jobs.id
+        ORDER BY m.created_at, m.message_id LIMIT 1),
+    (SELECT {_MESSAGE_JSON} FROM messages m WHERE m.job_id = jobs.parent_job_id
+        ORDER BY m.created_at, m.message_id LIMIT 1),
+    (SELECT json_group_array(DISTINCT b.button_index) FROM button_uses b
+        LEFT JOIN jobs child ON child.id = b.child_job_id
+        WHERE b.job_id = jobs.id AND (child.id IS NULL
+            OR child.state NOT IN ('failure', 'cancelled', 'unknown')))
+    FROM jobs WHERE jobs.id = ?"""
+
+
+@dataclass(frozen=True)
+class JobDisplay:
+    """What showing a job in Discord needs, read at once (see `JobMessages.display`)."""
+
+    job: JobRecord
+    message: MessageRecord | None  # the job's message (its first one), if posted
+    parent_message: MessageRecord | None  # the parent job's message, for a child job
+    used: frozenset[int]  # indexes of the job's buttons used (see `used_buttons`)
+
+
+def _message(raw: str | None) -> MessageRecord | None:
+    if raw is None:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    return MessageRecord(**data)
 
 
 class MessageTaken(StorageError):
@@ -70,6 +108,21 @@ class JobMessages:
             (message_id,),
         )
         return None if row is None else JobRecord.from_row(row)
+
+    async def display(self, job_id: int) -> JobDisplay | None:
+        """The job, its message, its parent's message and its used buttons: one read."""
+        row = await self.db.fetch_one(_DISPLAY, (job_id,))
+        if row is None:
+            return None
+        values = tuple(row)
+        job = JobRecord.from_row(values[:_N_COLUMNS])
+        message, parent, used = values[_N_COLUMNS:]
+        return JobDisplay(
+            job=job,
+            message=_message(message),
+            parent_message=_message(parent),
+            used=frozenset(int(i) for i in json.loads(used or "[]")),
+        )
 
     async def messages_for_job(self, job_id: int) -> list[MessageRecord]:
         rows = await self.db.fetch_all(

@@ -40,13 +40,20 @@ def locale_of(interaction: discord.Interaction[Any]) -> str:
     )
 
 
+# Set in `interaction.extras` when the deferred answer shows only a placeholder ("Starting your
+# job…"): the next message to the member replaces it instead of adding one.
+PLACEHOLDER = "mjbot_placeholder"
+
+
 async def tell(interaction: discord.Interaction[Any], text: str, *, ephemeral: bool = True) -> None:
     """Answer the interaction with `text`, whether or not it was acknowledged already.
 
     Configured secrets are redacted, and nobody is pinged."""
     text = redact(text)
     try:
-        if interaction.response.is_done():
+        if interaction.extras.pop(PLACEHOLDER, False):
+            await interaction.edit_original_response(content=text)
+        elif interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=ephemeral)
         else:
             await interaction.response.send_message(text, ephemeral=ephemeral)

@@ -15,10 +15,14 @@ import httpx
 
 from bot.i18n import t
 from bot.media.final import FinalMedia
-from bot.render import ButtonSpec, Rendered, render_job
+from bot.render import CONTENT_LIMIT, ButtonSpec, Rendered, render_job
 from bot.safety import redact
 from bot.tracker import TERMINAL_STATES
+from bot.ui.context import jump_url
+from bot.ui.delivery import Delivery, Held
+from bot.ui.outbox import Outbox, Priority
 from storage.jobs import JobRecord, JobRepository, MessageRecord
+from storage.messages import JobDisplay
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -84,10 +88,15 @@ class _Coalescer:
     reading: bool = False  # the pending edit has read the job: later changes need another edit
     dirty: bool = False  # a change came after the pending edit read the job
     final: bool = False  # that change ended the job: send it without waiting
+    record: MessageRecord | None = None  # the job's message, once known
 
 
 class JobPresenter:
-    """Renders jobs into their Discord messages; one coalesced edit stream per job."""
+    """Renders jobs into their Discord messages; one coalesced edit stream per job.
+
+    Where each request goes (the job's interaction token or the channel) and when (the outbox's
+    priorities and pacing) is `Delivery`'s business.
+    """
 
     def __init__(
         self,
@@ -96,6 +105,7 @@ class JobPresenter:
         settings: Settings,
         downloads: httpx.AsyncClient,
         *,
+        outbox: Outbox | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -108,6 +118,8 @@ class JobPresenter:
             max_download_bytes=int(settings.jobs.download_max_mb * 1024 * 1024),
             timeout=settings.jobs.download_timeout_seconds,
         )
+        outbox = outbox or Outbox(requests_per_second=settings.discord.global_requests_per_second)
+        self._delivery = Delivery(client, outbox, clock=clock)
         self._clock = clock
         self._states: dict[int, _Coalescer] = {}
         # Discord tells each interaction the guild's upload limit; the guild cache may not know it.
@@ -119,57 +131,82 @@ class JobPresenter:
         self.edits = 0
 
     # ---- rendering -------------------------------------------------------------------------
-    async def render(self, job: JobRecord) -> Rendered:
-        used = await self._jobs.used_buttons(job.id)
-        return render_job(
+    def _render(self, shown: JobDisplay) -> Rendered:
+        job = shown.job
+        locale = job.locale or "en"
+        rendered = render_job(
             job,
-            locale=job.locale or "en",
+            locale=locale,
             backend=self._settings.midjourney.backend,
-            used=sorted(used),
+            used=sorted(shown.used),
             notice=self.notice(),
         )
+        parent = shown.parent_message
+        if parent is None:
+            return rendered
+        # A followup cannot be a reply: a child job's message links to its parent's instead.
+        link = jump_url(parent.guild_id, parent.channel_id, parent.message_id)
+        content = t(locale, "budget.from_parent", link=link) + "\n" + rendered.content
+        return replace(rendered, content=content[:CONTENT_LIMIT])
 
     # ---- messages ---------------------------------------------------------------------------
-    async def post_reply(self, job: JobRecord, reply_to: int | None) -> discord.Message:
-        """Post a job message in the job's channel (a reply to the parent's message)."""
+    async def post_reply(
+        self,
+        job: JobRecord,
+        reply_to: int | None,
+        *,
+        interaction: discord.Interaction[Any] | None = None,
+    ) -> discord.Message:
+        """Post a job's message: a followup of `interaction` while its token lives, else a
+        channel message in the job's channel (a reply to `reply_to`)."""
         # Until the message is recorded, updates of the job must not post a second one.
         self._posting.add(job.id)
         try:
-            message, rendered = await self._post(job, reply_to)
+            message, rendered, record = await self._post(job, reply_to, interaction)
         finally:
             self._posting.discard(job.id)
-        self._remember(job.id, rendered)
+        self._remember(job.id, rendered).record = record
         latest = await self._jobs.get(job.id)
         if latest is not None:  # it may have moved on while the message was on its way
             self._schedule(job.id, final=latest.state in TERMINAL_STATES)
         return message
 
-    async def _post(self, job: JobRecord, reply_to: int | None) -> tuple[discord.Message, Rendered]:
-        rendered = await self.render(job)
-        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+    async def _post(
+        self, job: JobRecord, reply_to: int | None, interaction: discord.Interaction[Any] | None
+    ) -> tuple[discord.Message, Rendered, MessageRecord]:
+        shown = await self._jobs.display(job.id) or JobDisplay(job, None, None, frozenset())
+        rendered = self._render(shown)
         kwargs = message_kwargs(rendered, job)
         if kwargs["view"] is None:
             del kwargs["view"]
-        if reply_to is not None:
-            kwargs["reference"] = discord.MessageReference(
-                message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
-            )
-            kwargs["mention_author"] = False
-        message = await channel.send(**kwargs)
-        await self._jobs.add_message(
+        # A followup cannot be a reply: a child job links to its parent's message instead (see
+        # _render); a job with no parent job that replies to a message (a picked prompt) stays a
+        # reply, in the channel.
+        if reply_to is not None and job.parent_job_id is None:
+            interaction = None
+        message, token, expires = await self._delivery.post(
+            job.channel_id,
+            job.guild_id,
+            kwargs,
+            reply_to=reply_to,
+            interaction=interaction,
+            locale=job.locale or "en",
+        )
+        record = await self._jobs.add_message(
             message_id=message.id,
             job_id=job.id,
             channel_id=job.channel_id,
             guild_id=job.guild_id,
-            interaction_token=None,
-            token_expires_at=None,
+            interaction_token=token,
+            token_expires_at=expires,
         )
-        return message, rendered
+        return message, rendered, record
 
-    def _remember(self, job_id: int, rendered: Rendered) -> None:
+    def _remember(self, job_id: int, rendered: Rendered) -> _Coalescer:
         state = self._states.setdefault(job_id, _Coalescer())
         state.last_signature = rendered.signature
         state.last_edit = self._clock()
+        return state
 
     # ---- updates ----------------------------------------------------------------------------
     async def job_changed(self, job: JobRecord) -> None:
@@ -183,11 +220,13 @@ class JobPresenter:
                 state.dirty, state.final = True, state.final or final
                 return  # sent again right after the edit in flight
             if not final:
-                return  # the sleeping edit renders the newest state when it wakes
+                return  # the waiting edit renders the newest state when it gets its slot
             state.pending.cancel()  # the job ended: no reason to keep waiting
         interval = self._settings.jobs.edit_interval_seconds
         delay = 0.0 if final else max(0.0, state.last_edit + interval - self._clock())
-        state.pending = self._spawn(self._flush_after(job_id, delay))
+        state.pending = self._spawn(
+            self._flush_after(job_id, delay, final=final), name=f"mjbot-edit-{job_id}"
+        )
 
     async def refresh(self, job_id: int) -> None:
         """Re-render a job at once (e.g. a button of it was used)."""
@@ -195,53 +234,61 @@ class JobPresenter:
         if job is not None:
             await self.job_changed(job)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coro)
+    def _spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _flush_after(self, job_id: int, delay: float) -> None:
+    async def _flush_after(self, job_id: int, delay: float, *, final: bool) -> None:
         state = self._states[job_id]
+        held = Held()
         if delay > 0:
-            state.waiting = True
-            try:
-                await asyncio.sleep(delay)  # rate limiting of edits, not a wait for an event
-            finally:
-                state.waiting = False
-        state.reading = True
+            await asyncio.sleep(delay)  # rate limiting of edits, not a wait for an event
+        shown: JobDisplay | None = None
         try:
-            job = await self._jobs.get(job_id)
-            if job is not None:
-                await self._flush(job, state)
+            if not final and state.record is not None:
+                # A progress edit waits for its slot first, then reads: it shows the newest state.
+                route = self._delivery.route(state.record)
+                await self._delivery.hold(held, Priority.PROGRESS, route)
+            state.reading = True
+            shown = await self._jobs.display(job_id)
+            if shown is not None:
+                await self._flush(shown, state, held)
         except Exception:
             log.exception("could not update the message of job %s", job_id)
-            job = None
+            shown = None
         finally:
             state.reading = False
+            self._delivery.release(held)
         if state.dirty:
             state.dirty, final, state.final = False, state.final, False
             state.pending = None
             self._schedule(job_id, final=final)
-        elif job is None or job.state in TERMINAL_STATES:
+        elif shown is None or shown.job.state in TERMINAL_STATES:
             self._states.pop(job_id, None)
 
-    async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
-        messages = await self._jobs.messages_for_job(job.id)
-        if not messages:
+    async def _flush(self, shown: JobDisplay, state: _Coalescer, held: Held) -> None:
+        job = shown.job
+        record = shown.message
+        if record is None:
             if job.id in self._posting:
                 return  # its first message is on its way; post_reply catches up afterwards
             # Recorded and submitted, but the process stopped before its message was posted.
-            await self.post_reply(job, reply_to=await self.parent_message(job))
-            messages = await self._jobs.messages_for_job(job.id)
-        rendered = await self.render(job)
+            self._delivery.release(held)
+            parent = shown.parent_message
+            await self.post_reply(job, reply_to=parent.message_id if parent else None)
+            return
+        state.record = record
+        rendered = self._render(shown)
         needs_upload = job.state == "success" and job.attachment_url is None and bool(job.image_url)
         if rendered.signature == state.last_signature and not needs_upload:
             return
         kwargs = message_kwargs(rendered, job)
         if needs_upload:
-            kwargs.update(await self._final_kwargs(job))
-        edited = await self._edit(messages[0], kwargs)
+            kwargs.update(await self._final_kwargs(job, shown.used))
+        priority = Priority.FINAL if job.state in TERMINAL_STATES else Priority.PROGRESS
+        edited = await self._delivery.edit(record, kwargs, priority, held)
         self.edits += 1
         state.last_signature = rendered.signature
         state.last_edit = self._clock()
@@ -250,7 +297,7 @@ class JobPresenter:
             url = edited.attachments[0].url if edited.attachments else ""
             await self._jobs.set_attachment(job.id, url)
 
-    async def _final_kwargs(self, job: JobRecord) -> dict[str, Any]:
+    async def _final_kwargs(self, job: JobRecord, used: frozenset[int]) -> dict[str, Any]:
         """The attachment and the content that goes with it, or nothing if the download failed."""
         upload = await self._final_image(job)
         if upload is None:
@@ -261,7 +308,7 @@ class JobPresenter:
             replace(job, attachment_url="uploading"),
             locale=locale,
             backend=self._settings.midjourney.backend,
-            used=sorted(await self._jobs.used_buttons(job.id)),
+            used=sorted(used),
         ).content
         if reencoded and job.image_url:
             content += "\n" + t(locale, "job.original_link", url=job.image_url)
@@ -289,12 +336,6 @@ class JobPresenter:
             return self._upload_limits[guild_id]
         guild = self._client.get_guild(guild_id) if guild_id else None
         return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
-
-    async def _edit(self, record: MessageRecord, kwargs: dict[str, Any]) -> discord.Message:
-        """Job messages are the bot's own channel messages: edited with the bot token, so the
-        15-minute life of an interaction token never matters to a long job."""
-        channel = self._client.get_partial_messageable(record.channel_id, guild_id=record.guild_id)
-        return await channel.get_partial_message(record.message_id).edit(**kwargs)
 
     async def resume(self, jobs: list[JobRecord]) -> None:
         """After a restart: bring every unfinished job's message up to date."""

@@ -35,7 +35,9 @@ async def run_plan(
         await tell(interaction, t(locale, "job.not_started", reason=failure_text(job, locale)))
         return job
     try:
-        message = await services.presenter.post_reply(job, reply_to=reply_to)
+        message = await services.presenter.post_reply(
+            job, reply_to=reply_to, interaction=interaction
+        )
     except discord.Forbidden:
         # The job runs (it was accepted); its message will be posted once the bot may post here.
         raise UserFacingError("job.cannot_post") from None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,10 @@ class RunningBot:
         return self.bot.services
 
 
-async def start_bot(fake: FakeDiscord, settings: Settings) -> RunningBot:
+async def start_bot(
+    fake: FakeDiscord, settings: Settings, *, clock: Callable[[], float] | None = None
+) -> RunningBot:
+    """Run mjbot; `clock` (e.g. the fake's, to share its `advance`) replaces wall time."""
     stop = asyncio.Event()
     created: list[MjBot] = []
 
@@ -89,7 +93,9 @@ async def start_bot(fake: FakeDiscord, settings: Settings) -> RunningBot:
         bot.before_identify_hook = _no_identify_delay  # type: ignore[method-assign]
         created.append(bot)
 
-    task = asyncio.create_task(run_bot(settings, stop, guild_ready_timeout=0.05, ready=ready))
+    task = asyncio.create_task(
+        run_bot(settings, stop, guild_ready_timeout=0.05, ready=ready, clock=clock or time.time)
+    )
     await fake.wait_for(lambda: bool(created) or task.done())
     if task.done():
         raise RuntimeError(f"the bot exited at start-up with {task.result()}")

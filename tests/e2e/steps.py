@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.midjourney.simulator import Simulator
@@ -34,8 +35,18 @@ def is_public_bot_message(fake: FakeDiscord, message: dict[str, Any]) -> bool:
     return (
         message.get("author", {}).get("id") == str(fake.bot_user.id)
         and not message.get("flags", 0) & EPHEMERAL
-        and message.get("webhook_id") is None
     )
+
+
+def parent_of(message: dict[str, Any]) -> int | None:
+    """The message a child job's message comes from: the reply it is (a channel message), or the
+    parent link on its first line (a followup of the click, which cannot be a reply)."""
+    reference = (message.get("message_reference") or {}).get("message_id")
+    if reference is not None:
+        return int(reference)
+    first = message.get("content", "").split("\n", 1)[0]
+    found = re.search(r"https://discord\.com/channels/[^/]+/\d+/(\d+)", first)
+    return int(found[1]) if found else None
 
 
 async def wait_job_message(fake: FakeDiscord, text: str, *, after: int = 0) -> dict[str, Any]:
@@ -77,12 +88,9 @@ async def click(
 
 
 async def reply_to(fake: FakeDiscord, parent_id: int) -> dict[str, Any]:
-    """The job message the bot posted as a reply to `parent_id`."""
+    """The job message of a child of the job shown in `parent_id` (see `parent_of`)."""
     return await fake.wait_message(
-        lambda m: (
-            is_public_bot_message(fake, m)
-            and str((m.get("message_reference") or {}).get("message_id")) == str(parent_id)
-        )
+        lambda m: is_public_bot_message(fake, m) and parent_of(m) == parent_id
     )
 
 

@@ -13,6 +13,7 @@ from tests.e2e.steps import (
     finish,
     imagine_grid,
     is_public_bot_message,
+    parent_of,
     reply_to,
     upscaled,
     wait_job_message,
@@ -67,7 +68,7 @@ def alice_jobs(fake: FakeDiscord, alice: User) -> list[dict[str, Any]]:
         m
         for m in fake.messages.values()
         if is_public_bot_message(fake, m)
-        and m.get("message_reference")
+        and parent_of(m) is not None
         and f"<@{alice.id}>" in m["content"]
     ]
 

@@ -120,7 +120,7 @@ async def test_info_shows_usage_running_jobs_and_finished_ones(
     job_message = await fake_discord.wait_message(
         lambda m: (
             "a red fox in snow" in m.get("content", "")
-            and m.get("message_reference") is None
+            and "From https://" not in m.get("content", "")
             and not fake_discord.store.meta[int(m["id"])].ephemeral
         )
     )

@@ -144,10 +144,31 @@ async def test_job_past_its_deadline_is_failed_clearly(
     assert not running.services.tracker.followed_task_ids
 
 
+async def test_a_channel_the_bot_may_not_post_in_still_shows_the_job(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    """The job message is a followup of the interaction, which needs no channel permission."""
+    await mjbot()
+    fake_discord.inject_error(
+        "POST",
+        r"^/channels/\d+/messages$",
+        status=403,
+        body={"code": 50013, "message": "Missing Permissions"},
+    )
+    handle = await imagine(fake_discord, "a hidden prompt")
+    await wait_job_message(fake_discord, "a hidden prompt")
+    await handle.wait_original(lambda m: "started" in m.get("content", ""))
+    assert not [r for r in fake_discord.requests if r.method == "POST" and "/channels/" in r.path]
+    assert sim.count("/submit/imagine") == 1
+
+
 async def test_a_channel_the_bot_may_not_post_in_is_explained(
     fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
 ) -> None:
+    """Without a usable interaction (here: Discord refuses its followup), the job message goes
+    to the channel; a channel the bot may not post in is explained."""
     await mjbot()
+    fake_discord.inject_error("POST", r"^/webhooks/\d+/[^/]+$", status=401, times=1)
     fake_discord.inject_error(
         "POST",
         r"^/channels/\d+/messages$",

@@ -8,9 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.config import JobsSettings, Settings
+from bot.ui.delivery import Delivery, Held
+from bot.ui.outbox import Outbox, Priority
 from bot.ui.presenter import JobPresenter, _Coalescer
 from storage.db import Database
 from storage.jobs import JobRepository
+from storage.messages import JobDisplay
 from storage.records import JobRecord, MessageRecord
 from tests.bot.factories import job as make_job
 
@@ -24,6 +27,9 @@ class LatestJob:
     async def get(self, job_id: int) -> JobRecord:
         return self.job
 
+    async def display(self, job_id: int) -> JobDisplay:
+        return JobDisplay(self.job, None, None, frozenset())
+
 
 class RecordingPresenter(JobPresenter):
     def __init__(self, jobs: LatestJob, interval: float, clock: Any) -> None:
@@ -31,8 +37,8 @@ class RecordingPresenter(JobPresenter):
         super().__init__(None, jobs, settings, None, clock=clock)  # type: ignore[arg-type]
         self.flushed: list[tuple[str, int | None]] = []
 
-    async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
-        self.flushed.append((job.state, job.progress))
+    async def _flush(self, shown: JobDisplay, state: _Coalescer, held: Held) -> None:
+        self.flushed.append((shown.job.state, shown.job.progress))
         state.last_edit = self._clock()
 
 
@@ -73,10 +79,10 @@ class SlowPresenter(RecordingPresenter):
         self.started = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _flush(self, job: JobRecord, state: _Coalescer) -> None:
+    async def _flush(self, shown: JobDisplay, state: _Coalescer, held: Held) -> None:
         self.started.set()
         await self.release.wait()
-        await super()._flush(job, state)
+        await super()._flush(shown, state, held)
 
 
 async def test_the_end_of_a_job_during_an_edit_in_flight_is_sent_after_it() -> None:
@@ -94,6 +100,21 @@ async def test_the_end_of_a_job_during_an_edit_in_flight_is_sent_after_it() -> N
     await presenter.close()
 
 
+class RecordingDelivery(Delivery):
+    """The real delivery (routes, outbox slots) whose Discord call is only recorded."""
+
+    def __init__(self) -> None:
+        super().__init__(None, Outbox())  # type: ignore[arg-type]
+        self.edited: list[str] = []
+
+    async def edit(
+        self, record: MessageRecord, kwargs: dict[str, Any], priority: Priority, held: Held
+    ) -> Any:
+        await self.hold(held, priority, self.route(record))
+        self.edited.append(kwargs["content"])
+        return SimpleNamespace(attachments=[])
+
+
 class Discordless(JobPresenter):
     """The real presenter over a real database; only the two Discord calls are recorded."""
 
@@ -101,22 +122,20 @@ class Discordless(JobPresenter):
         settings = Settings(jobs=JobsSettings(edit_interval_seconds=0.0))
         super().__init__(None, jobs, settings, None)  # type: ignore[arg-type]
         self.posted: list[int] = []
-        self.edited: list[str] = []
+        self.delivery = self._delivery = RecordingDelivery()
         self.sending = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _post(self, job: JobRecord, reply_to: int | None) -> tuple[Any, Any]:
-        rendered = await self.render(job)
+    async def _post(self, job: JobRecord, reply_to: int | None, interaction: Any) -> Any:
+        shown = await self._jobs.display(job.id)
+        assert shown is not None
+        rendered = self._render(shown)
         self.sending.set()
         await self.release.wait()  # Discord is slow to answer
         message_id = 1000 + len(self.posted)
         self.posted.append(message_id)
-        await self._jobs.add_message(message_id, job.id, job.channel_id, job.guild_id)
-        return SimpleNamespace(id=message_id), rendered
-
-    async def _edit(self, record: MessageRecord, kwargs: dict[str, Any]) -> Any:
-        self.edited.append(kwargs["content"])
-        return SimpleNamespace(attachments=[])
+        record = await self._jobs.add_message(message_id, job.id, job.channel_id, job.guild_id)
+        return SimpleNamespace(id=message_id), rendered, record
 
 
 async def test_an_update_while_the_first_message_is_posted_does_not_post_another() -> None:
@@ -140,7 +159,8 @@ async def test_an_update_while_the_first_message_is_posted_does_not_post_another
         await posting
         await settle(presenter)
         assert presenter.posted == [1000]  # one job message, not two
-        assert presenter.edited and "40%" in presenter.edited[-1]  # and it caught up
+        edited = presenter.delivery.edited
+        assert edited and "40%" in edited[-1]  # and it caught up
         await presenter.close()
     finally:
         await db.close()
