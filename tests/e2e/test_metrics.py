@@ -55,7 +55,8 @@ async def test_health_and_metrics_follow_a_job(
         before = samples((await http.get("/metrics")).text)
 
         # One Discord 429 on the job message's first post: counted, then retried by discord.py.
-        fake_discord.inject_error("POST", r"/channels/\d+/messages$", status=429)
+        # (It is a followup of the /imagine: POST /webhooks/{app}/{token}.)
+        fake_discord.inject_error("POST", r"^/webhooks/\d+/[^/]+$", status=429)
         grid = await imagine_grid(fake_discord, sim, "a lantern in fog")
         assert grid["attachments"]
 

@@ -20,12 +20,13 @@ async def imagine(fake: FakeDiscord, prompt: str) -> Interaction:
 
 
 def bot_message_bodies(fake: FakeDiscord, text: str) -> list[dict[str, Any]]:
-    """JSON bodies of every channel message post and edit the bot made that contain `text`."""
+    """JSON bodies of every job message post and edit the bot made that contain `text`
+    (through the channel, or through the interaction that started the job)."""
     return [
         r.json
         for r in fake.requests
         if r.method in ("POST", "PATCH")
-        and r.path.startswith("/channels/")
+        and r.path.startswith(("/channels/", "/webhooks/"))
         and isinstance(r.json, dict)
         and text in str(r.json.get("content", ""))
     ]
