@@ -131,6 +131,13 @@ class JobPresenter:
         self.edits = 0
 
     # ---- rendering -------------------------------------------------------------------------
+    async def render(self, job: JobRecord) -> Rendered:
+        """How `job` looks in its message now (its used buttons and parent link read once)."""
+        shown = await self._jobs.display(job.id)
+        return self._render(
+            JobDisplay(job, None, None, frozenset()) if shown is None else replace(shown, job=job)
+        )
+
     def _render(self, shown: JobDisplay) -> Rendered:
         job = shown.job
         locale = job.locale or "en"
