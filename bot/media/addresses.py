@@ -71,10 +71,11 @@ def is_local_host(host: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Where one request goes: the URL as given and the checked address to connect to."""
+    """Where one request goes: the URL as given and the checked addresses to connect to (tried
+    in order, IPv4 first, as a host with no IPv6 route would otherwise fail)."""
 
     url: httpx.URL
-    address: str
+    addresses: tuple[str, ...]
 
 
 def _port(url: httpx.URL) -> int:
@@ -144,15 +145,15 @@ class AddressGuard:
                 "The media address points into a private network; it is not fetched.",
                 {"host": host},
             )
-        return Target(url, str(parsed[0]))
+        ordered = sorted(parsed, key=lambda a: a.version)  # stable: the resolver's order
+        return Target(url, tuple(str(a) for a in ordered))
 
 
-def pinned_request(client: httpx.AsyncClient, target: Target) -> httpx.Request:
-    """A GET of target.url sent to target.address: Host header and TLS name stay the URL's."""
-    url = target.url
+def pinned_request(client: httpx.AsyncClient, url: httpx.URL, address: str) -> httpx.Request:
+    """A GET of url sent to the checked address: Host header and TLS name stay the URL's."""
     request = client.build_request(
         "GET",
-        url.copy_with(host=target.address),
+        url.copy_with(host=address),
         headers={"Host": url.netloc.decode("ascii")},
     )
     if url.scheme == "https":

@@ -62,8 +62,15 @@ async def _send(
 ) -> httpx.Response:
     if guard is None:
         request = client.build_request("GET", url)
-    else:
-        request = pinned_request(client, await guard.check(url))
+        return await client.send(request, stream=True, follow_redirects=False)
+    target = await guard.check(url)
+    for address in target.addresses[:-1]:
+        try:
+            request = pinned_request(client, url, address)
+            return await client.send(request, stream=True, follow_redirects=False)
+        except httpx.ConnectError:
+            continue  # the next checked address
+    request = pinned_request(client, url, target.addresses[-1])
     return await client.send(request, stream=True, follow_redirects=False)
 
 

@@ -222,3 +222,18 @@ async def test_localhost_on_the_proxy_port_is_the_proxy(
     with caplog.at_level(logging.WARNING, logger="bot.media.addresses"):
         assert await fetch(client, guard, f"http://localhost:{proxy.port}/a.png") == PNG
     assert caplog.records == []
+
+
+async def test_every_checked_address_is_tried_ipv4_first(
+    sites: tuple[Site, Site], client: httpx.AsyncClient
+) -> None:
+    # The name has an IPv6 address nobody listens on (port closed on ::1) and the proxy's IPv4.
+    proxy, _ = sites
+    resolver = Resolver({"proxy.test": ["::1", "127.0.0.1"]})
+    guard = AddressGuard(f"http://proxy.test:{proxy.port}", resolve=resolver)
+    target = await guard.check(httpx.URL(f"http://proxy.test:{proxy.port}/a.png"))
+    assert target.addresses == ("127.0.0.1", "::1")
+    resolver.answers["proxy.test"] = ["::1", "127.0.0.2", "127.0.0.1"]
+    # 127.0.0.2 refuses the connection (nothing listens there); the next address answers.
+    assert await fetch(client, guard, f"http://proxy.test:{proxy.port}/b.png") == PNG
+    assert [path for path, _ in proxy.requests] == ["/b.png"]
