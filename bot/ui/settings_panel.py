@@ -13,8 +13,9 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.i18n import t
-from bot.personal_prompts import defaults_of
+from bot.personal_prompts import defaults_of, format_option_sets
 from bot.ui.boundary import guarded, locale_of
+from bot.ui.context import requester_of
 from storage.users import UserSettingsRecord, UserSettingsRepository
 
 if TYPE_CHECKING:
@@ -56,6 +57,11 @@ def panel_content(record: UserSettingsRecord, locale: str, notice: str | None = 
         lines.append(t(locale, "settings.current", parameters=parameters))
     else:
         lines.append(t(locale, "settings.current_none"))
+    if record.suffix:
+        lines.append(t(locale, "members.settings.suffix", suffix=record.suffix.replace("`", "'")))
+    if record.option_sets:
+        names = " ".join(f"`{name}`" for name, _ in record.option_sets)
+        lines.append(t(locale, "members.settings.sets", sets=names))
     if notice:
         lines.append(notice)
     return "\n".join(lines)
@@ -98,6 +104,15 @@ def panel_view(record: UserSettingsRecord, locale: str) -> discord.ui.View:
             row=4,
         )
     )
+    for action, key in (("suffix", "suffix_button"), ("sets", "sets_button")):
+        view.add_item(
+            discord.ui.Button(
+                custom_id=f"{PREFIX}:{action}",
+                label=t(locale, f"members.settings.{key}"),
+                style=discord.ButtonStyle.secondary,
+                row=4,
+            )
+        )
     view.add_item(
         discord.ui.Button(
             custom_id=f"{PREFIX}:reset",
@@ -187,9 +202,11 @@ class SettingSelect(
 
 
 class SettingButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"mj1:s:(?P<action>raw|reset)"
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"mj1:s:(?P<action>raw|reset|suffix|sets)",
 ):
-    """`raw` toggles `--style raw`; `reset` forgets every default of the member in this guild."""
+    """`raw` toggles `--style raw`; `reset` forgets every default of the member in this guild;
+    `suffix` and `sets` open a dialog for the prompt suffix and the option sets."""
 
     def __init__(self, action: str) -> None:
         super().__init__(discord.ui.Button(custom_id=f"{PREFIX}:{action}"))
@@ -211,6 +228,12 @@ class SettingButton(
     async def _press(self, interaction: discord.Interaction[Any]) -> None:
         users = _services(interaction).users
         guild_id = _guild(interaction)
+        if self.action in ("suffix", "sets"):
+            record = await users.get(guild_id, interaction.user.id)
+            locale = locale_of(interaction)
+            form = SuffixForm if self.action == "suffix" else SetsForm
+            await interaction.response.send_modal(form(record, locale))
+            return
         if self.action == "reset":
             await users.reset(guild_id, interaction.user.id)
             await _show(
@@ -224,6 +247,60 @@ class SettingButton(
             guild_id, interaction.user.id, style_raw=not bool(record.style_raw)
         )
         await _show(interaction, record, "settings.saved")
+
+
+class _PromptForm(discord.ui.Modal):
+    """One text field; its submit saves through the member service and redraws the panel."""
+
+    def __init__(self, title: str, label: str, value: str, *, paragraph: bool) -> None:
+        super().__init__(title=title[:45], timeout=15 * 60)
+        self.text: discord.ui.TextInput[_PromptForm] = discord.ui.TextInput(
+            label=label[:45],
+            style=discord.TextStyle.paragraph if paragraph else discord.TextStyle.short,
+            default=value[:4000] or None,
+            required=False,
+            max_length=4000,
+            custom_id="text",
+        )
+        self.add_item(self.text)
+
+    async def save(self, interaction: discord.Interaction[Any]) -> UserSettingsRecord:
+        raise NotImplementedError
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        async def body() -> None:
+            record = await self.save(interaction)
+            await _show(interaction, record, "members.settings.saved")
+
+        await guarded(interaction, body)
+
+
+class SuffixForm(_PromptForm):
+    def __init__(self, record: UserSettingsRecord, locale: str) -> None:
+        super().__init__(
+            t(locale, "members.settings.suffix_title"),
+            t(locale, "members.settings.suffix_label"),
+            record.suffix or "",
+            paragraph=False,
+        )
+
+    async def save(self, interaction: discord.Interaction[Any]) -> UserSettingsRecord:
+        members = _services(interaction).members
+        return await members.save_suffix(requester_of(interaction), self.text.value)
+
+
+class SetsForm(_PromptForm):
+    def __init__(self, record: UserSettingsRecord, locale: str) -> None:
+        super().__init__(
+            t(locale, "members.settings.sets_title"),
+            t(locale, "members.settings.sets_label"),
+            format_option_sets(record.option_sets),
+            paragraph=True,
+        )
+
+    async def save(self, interaction: discord.Interaction[Any]) -> UserSettingsRecord:
+        members = _services(interaction).members
+        return await members.save_option_sets(requester_of(interaction), self.text.value)
 
 
 SETTINGS_ITEMS = (SettingSelect, SettingButton)

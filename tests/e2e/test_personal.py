@@ -56,6 +56,8 @@ async def test_settings_panel_defaults_reach_the_prompt(
             "mj1:s:stylize",
             "mj1:s:speed",
             "mj1:s:raw",
+            "mj1:s:suffix",
+            "mj1:s:sets",
             "mj1:s:reset",
         ]
     )
