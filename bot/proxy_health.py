@@ -13,7 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Literal
 
-from bot.midjourney.errors import AuthenticationError, MidjourneyError, RateLimitError
+from bot.midjourney.errors import (
+    APIConnectionError,
+    AuthenticationError,
+    MidjourneyError,
+    RateLimitError,
+)
 from bot.midjourney.outcomes import (
     Busy,
     ExistingTask,
@@ -26,13 +31,14 @@ from bot.midjourney.outcomes import (
 
 log = logging.getLogger(__name__)
 
-Condition = Literal["not_answering", "key_refused", "quota", "saturated", "rate_limited"]
+Condition = Literal["not_answering", "failing", "key_refused", "quota", "saturated", "rate_limited"]
 # guild id, catalogue key of the sentence for its audit channel
 AlertSink = Callable[[int, str], Awaitable[None]]
 
 # Failed cycles in a row before a condition is confirmed and shown.
 CONFIRM_AFTER: dict[Condition, int] = {
     "not_answering": 3,
+    "failing": 3,
     "key_refused": 2,
     "quota": 1,
     "saturated": 2,
@@ -41,6 +47,7 @@ CONFIRM_AFTER: dict[Condition, int] = {
 # The line added to running job messages while a condition holds.
 NOTICE_KEYS: dict[Condition, str] = {
     "not_answering": "job.status.proxy_down",
+    "failing": "proxy.notice.failing",
     "key_refused": "proxy.notice.key_refused",
     "quota": "proxy.notice.quota",
     "saturated": "proxy.notice.busy",
@@ -79,7 +86,9 @@ def condition_of(error: MidjourneyError) -> Condition:
         return "key_refused"
     if isinstance(error, RateLimitError):
         return error.kind
-    return "not_answering"
+    if isinstance(error, APIConnectionError):
+        return "not_answering"  # refused connection, timeout, dropped connection
+    return "failing"  # it answered, with a 5xx or a body that is not what it should be
 
 
 class ProxyHealth:

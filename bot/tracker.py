@@ -120,8 +120,8 @@ class Tracker:
 
     @property
     def outage(self) -> bool:
-        """The proxy has not answered the last few polls."""
-        return self.health.condition == "not_answering"
+        """The proxy has not answered the last few polls, or only with errors."""
+        return self.health.condition in ("not_answering", "failing")
 
     def deadline_for(self, job: JobRecord) -> float:
         return job.deadline_at if job.deadline_at else job.created_at + self._timeout

@@ -172,3 +172,24 @@ async def test_a_long_retry_after_on_polls_is_waited_out_not_hammered(
         assert tracker.next_delay() >= 2.0
     finally:
         await api.aclose()
+
+
+@pytest.mark.parametrize(
+    ("fault", "notice"),
+    [("http500", "proxy.notice.failing"), ("connection_close", "job.status.proxy_down")],
+)
+async def test_errors_are_not_silence_and_silence_is_not_an_error(
+    sim: Simulator, jobs: JobRepository, fault: str, notice: str
+) -> None:
+    api = await started(sim)
+    try:
+        [job] = await submit_jobs(api, jobs, 1)
+        tracker = make_tracker(api, jobs, Clock())
+        tracker.follow(job)
+        sim.inject_fault("/task/list-by-condition", fault, times=100)  # type: ignore[arg-type]
+        sim.inject_fault("/fetch", fault, times=100)  # type: ignore[arg-type]
+        for _ in range(3):
+            await tracker.poll_once()
+        assert tracker.outage and tracker.health.notice == notice
+    finally:
+        await api.aclose()

@@ -129,3 +129,23 @@ async def test_jobs_finish_when_the_proxy_has_no_batch_route(
         assert proxy.count("/fetch") >= 1
     finally:
         await proxy.stop()
+
+
+async def test_a_proxy_answering_with_errors_is_not_called_silent(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    await mjbot()
+    await imagine(fake_discord, "a faulty forge")
+    message = await wait_job_message(fake_discord, "a faulty forge")
+    sim.inject_fault("/task/list-by-condition", "http500", times=10_000)
+    sim.inject_fault("/fetch", "http500", times=10_000)
+    shown = await fake_discord.wait_for(
+        lambda: (
+            (m := fake_discord.messages[int(message["id"])])["content"].count("with errors") and m
+        ),
+        timeout=15,
+    )
+    assert "not answering" not in shown["content"]
+    sim.clear_faults()
+    final = await finish(fake_discord, sim, int(message["id"]))
+    assert "with errors" not in final["content"]

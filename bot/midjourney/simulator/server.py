@@ -156,6 +156,10 @@ class Simulator(ProxyEndpoints):
         """Answer every image and video request with a redirect there (None: serve them)."""
         self.media_redirect = location
 
+    def clear_faults(self) -> None:
+        """Drop every injected fault and reply not used up yet."""
+        self._faults.clear()
+
     def release_hangs(self) -> None:
         """Let requests held by a "timeout" fault finish (stop() does it too)."""
         self._release.set()
