@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+# The proxy origins whose loopback media was reported: once per process, however many guards.
+_WARNED: set[str] = set()
 _LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -88,7 +90,6 @@ class AddressGuard:
     def __init__(self, proxy_base_url: str, *, resolve: Resolver = system_resolve) -> None:
         self._proxy = httpx.URL(proxy_base_url)
         self._resolve = resolve
-        self._warned = False
 
     def _is_proxy_origin(self, url: httpx.URL) -> bool:
         proxy = self._proxy
@@ -107,8 +108,9 @@ class AddressGuard:
         moved = url.copy_with(
             scheme=self._proxy.scheme, host=self._proxy.host, port=self._proxy.port
         )
-        if not self._warned:
-            self._warned = True
+        origin = str(self._proxy.copy_with(path="/", query=None, fragment=None))
+        if origin not in _WARNED:
+            _WARNED.add(origin)
             log.warning(
                 "the proxy gives media addresses on this machine's loopback (%s://%s:%s), not its "
                 "own address: fetching them from %s://%s:%s (midjourney.base_url) instead. On "

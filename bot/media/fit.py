@@ -7,6 +7,7 @@ import asyncio
 import io
 import time
 import warnings
+import weakref
 
 from PIL import Image, features
 
@@ -183,18 +184,33 @@ def fit_to_size(
     return encoded, out_mime, IMAGE_EXTENSIONS[out_mime]
 
 
+# One set of decode slots per event loop for the whole process, whoever asks for a fit.
+_LOOP_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _shared_slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slots = _LOOP_SLOTS.get(loop)
+    if slots is None:
+        slots = _LOOP_SLOTS[loop] = asyncio.Semaphore(CONCURRENT_DECODES)
+    return slots
+
+
 class ImageFitter:
-    """fit_to_size in worker threads, at most `concurrency` at once (each may hold up to
-    PIXEL_CAP pixels in memory), so Pillow neither blocks the event loop nor piles up."""
+    """fit_to_size in worker threads, at most CONCURRENT_DECODES at once in the process (each
+    may hold up to PIXEL_CAP pixels in memory), so Pillow neither blocks the event loop nor piles
+    up; `concurrency` gives a fitter slots of its own instead."""
 
     def __init__(
         self,
         *,
-        concurrency: int = CONCURRENT_DECODES,
+        concurrency: int | None = None,
         max_pixels: int = PIXEL_CAP,
         seconds: float = DECODE_SECONDS,
     ) -> None:
-        self._slots = asyncio.Semaphore(concurrency)
+        self._own_slots = None if concurrency is None else asyncio.Semaphore(concurrency)
         self.max_pixels = max_pixels
         self.seconds = seconds
 
@@ -202,7 +218,7 @@ class ImageFitter:
         if len(data) <= limit_bytes:
             # No decoding, only a structure check (CRCs of up to the upload limit in bytes).
             return await asyncio.to_thread(fit_to_size, data, mime, limit_bytes)
-        async with self._slots:
+        async with self._own_slots or _shared_slots():
             # The slot is held until the thread ends, even if the caller is cancelled.
             worker = asyncio.ensure_future(
                 asyncio.to_thread(
@@ -222,7 +238,5 @@ class ImageFitter:
 
 
 async def fit_to_size_async(data: bytes, mime: str, limit_bytes: int) -> tuple[bytes, str, str]:
-    """fit_to_size in a worker thread, so Pillow does not block the event loop."""
-    if len(data) <= limit_bytes:
-        return fit_to_size(data, mime, limit_bytes)
-    return await asyncio.to_thread(fit_to_size, data, mime, limit_bytes)
+    """fit_to_size off the event loop, in the process's shared decode slots."""
+    return await ImageFitter().fit(data, mime, limit_bytes)

@@ -203,9 +203,10 @@ async def test_loopback_media_is_fetched_from_the_proxy_origin_with_one_warning(
     proxy, internal = sites
     resolver = Resolver({"proxy.test": ["127.0.0.1"]})
     guard = AddressGuard(f"http://proxy.test:{proxy.port}", resolve=resolver)
+    another = AddressGuard(f"http://proxy.test:{proxy.port}", resolve=resolver)
     with caplog.at_level(logging.WARNING, logger="bot.media.addresses"):
         assert await fetch(client, guard, "http://localhost:3000/mj/image/1?x=1") == PNG
-        assert await fetch(client, guard, f"http://127.0.0.1:{internal.port}/mj/image/2") == PNG
+        assert await fetch(client, another, f"http://127.0.0.1:{internal.port}/mj/image/2") == PNG
     assert [path for path, _ in proxy.requests] == ["/mj/image/1", "/mj/image/2"]
     assert internal.requests == []
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]

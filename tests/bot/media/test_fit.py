@@ -193,9 +193,11 @@ async def test_at_most_two_decodes_run_at_once(monkeypatch: pytest.MonkeyPatch) 
         return b"x", "image/webp", "webp"
 
     monkeypatch.setattr(fit, "fit_to_size", slow_fit)
-    fitter = fit.ImageFitter(concurrency=2)
     big = png_of(noise((50, 50)))
-    jobs = [asyncio.create_task(fitter.fit(big, "image/png", 10)) for _ in range(5)]
+    # Separate fitters and the plain function share the process's slots.
+    fits = [fit.ImageFitter().fit(big, "image/png", 10) for _ in range(3)]
+    fits += [fit.fit_to_size_async(big, "image/png", 10) for _ in range(2)]
+    jobs = [asyncio.create_task(f) for f in fits]
     await asyncio.wait_for(two_running.wait(), 10)
     await asyncio.sleep(0.05)  # give a third decode the chance to start, if it could
     assert most == 2
