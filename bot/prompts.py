@@ -201,9 +201,10 @@ _FOLDINGS: tuple[Callable[[str], str], ...] = (_lower_then_skeleton, _skeleton_t
 
 
 @functools.lru_cache(maxsize=4096)
-def _word_patterns(word: str) -> tuple[re.Pattern[str] | None, ...]:
-    """One pattern per folding in `_FOLDINGS` (None: nothing of the word is left to match)."""
-    patterns: list[re.Pattern[str] | None] = []
+def _word_patterns(word: str) -> tuple[tuple[frozenset[str], re.Pattern[str]] | None, ...]:
+    """Per folding in `_FOLDINGS`: the characters the word needs and its pattern (None: nothing
+    of the word is left to match). A text without all those characters is not searched."""
+    patterns: list[tuple[frozenset[str], re.Pattern[str]] | None] = []
     plain = _fold(word).casefold()
     for fold in _FOLDINGS:
         chars = [c for c in fold(word) if c.isalnum()]
@@ -216,7 +217,7 @@ def _word_patterns(word: str) -> tuple[re.Pattern[str] | None, ...]:
         plural = ""
         if plain and _LATIN_END.fullmatch(plain[-1]):
             plural = f"(?:{re.escape(fold('e'))}?{re.escape(fold('s'))})?"
-        patterns.append(re.compile(before + body + plural + after))
+        patterns.append((frozenset(chars), re.compile(before + body + plural + after)))
     return tuple(patterns)
 
 
@@ -228,9 +229,10 @@ def find_banned_word(text: str, words: Iterable[str]) -> str | None:
     "s"/"es" do not hide it; a word inside a longer word ("ass" in "class") does not count.
     """
     folded = [fold(text) for fold in _FOLDINGS]
+    present = [frozenset(target) for target in folded]
     for word in words:
-        for pattern, target in zip(_word_patterns(word), folded, strict=True):
-            if pattern is not None and pattern.search(target):
+        for compiled, target, chars in zip(_word_patterns(word), folded, present, strict=True):
+            if compiled is not None and compiled[0] <= chars and compiled[1].search(target):
                 return word
     return None
 

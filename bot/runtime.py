@@ -6,6 +6,7 @@ circle."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -26,6 +27,7 @@ from bot.members import MemberService
 from bot.metrics import METRICS, MeteredTransport, instrument_tracker
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
+from bot.prompts import skeleton
 from bot.retention import RetentionSweeper
 from bot.safety import register_secrets
 from bot.tracker import Tracker
@@ -156,6 +158,8 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     mj = settings.midjourney
     # Proxy texts may echo the key (and anything may echo the token): never shown to members.
     register_secrets([mj.api_key.get_secret_value(), settings.discord.token.get_secret_value()])
+    # The banned-word skeleton table takes ~0.5 s to build: not on the event loop, not mid-job.
+    await asyncio.to_thread(skeleton, "")
     api = MidjourneyClient(
         mj.base_url,
         mj.path_prefix,
