@@ -16,6 +16,7 @@ from bot.i18n import t
 from bot.member_texts import render_history
 from bot.members import MAX_PAGE, HistoryPage
 from bot.render import pick_kind, shown_prompt
+from bot.safety import shown
 from bot.ui.boundary import guarded, tell
 from bot.ui.context import jump_url, requester_of
 from bot.ui.job_copies import fetch_job_image
@@ -129,7 +130,7 @@ async def send_to_dm(services: Services, interaction: Interaction, job_id: int) 
     if pick_kind(job) is not None:
         content = (await services.presenter.render(job)).content + f"\n{link}"
     else:
-        prompt = shown_prompt(job)[:1500]
+        prompt = shown(shown_prompt(job)[:1500])  # literal: no live masked link in a DM
         content = t(who.locale, "members.dm.content", prompt=prompt, link=link)
         if image is None:
             content += "\n" + t(who.locale, "members.dm.no_image")

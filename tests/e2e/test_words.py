@@ -128,3 +128,17 @@ async def test_a_forged_job_id_in_a_button_is_refused_without_a_traceback(
     assert answer["flags"] & EPHEMERAL
     assert "no longer knows" in answer["content"]
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+async def test_a_prompt_sent_by_dm_is_shown_literally(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    from tests.e2e.steps import click, imagine_grid
+
+    await mjbot()
+    alice = fake_discord.users["alice"]
+    grid = await imagine_grid(fake_discord, sim, "[free](https://evil.example) lantern")
+    handle = await click(fake_discord, grid, "Send to DM")
+    await handle.wait_original(lambda m: m.get("content"))
+    [dm] = fake_discord.dms(alice)
+    assert "\\[free](https://evil.example) lantern" in dm["content"]
