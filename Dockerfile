@@ -1,33 +1,50 @@
-# mjbot: the bot in a slim Python image, running as a non-root user.
+# mjbot: the bot in a slim Python image, running as uid 10001.
 # Build:  docker build -t mjbot .
-# Run:    docker run -d --name mjbot -v mjbot-data:/data -e MJBOT_DISCORD__TOKEN=... \
-#           -e MJBOT_MIDJOURNEY__API_KEY=... mjbot
-# /data holds config.toml (copy config.example.toml there) and the SQLite database.
-FROM python:3.11-slim
+# Run:    docker run -d --name mjbot --restart unless-stopped --env-file secrets.env \
+#           -v mjbot-data:/data mjbot
+# Configuration comes from MJBOT_* variables, or from a config.toml mounted at /data/config.toml.
+# /data holds the SQLite database (and the optional config.toml). See README.md, "Docker".
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    MJBOT_STORAGE__PATH=/data/mjbot.sqlite3
+    HOME=/home/mjbot \
+    XDG_CACHE_HOME=/tmp/cache \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    MJBOT_STORAGE__PATH=/data/mjbot.sqlite3 \
+    MJBOT_METRICS__ENABLED=true \
+    MJBOT_METRICS__HOST=0.0.0.0 \
+    MJBOT_METRICS__PORT=9108
 
-RUN groupadd --system --gid 10001 mjbot \
-    && useradd --system --uid 10001 --gid mjbot --home-dir /data --shell /usr/sbin/nologin mjbot \
-    && mkdir -p /data /app \
-    && chown mjbot:mjbot /data
+RUN groupadd --gid 10001 mjbot \
+    && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/mjbot \
+        --shell /usr/sbin/nologin mjbot \
+    && mkdir -p /data \
+    && chown 10001:10001 /data
 
 WORKDIR /app
-# The same install as README: `pip install .` from the repository's own files.
-COPY pyproject.toml README.md config.example.toml ./
+# The dependencies alone, at the versions in requirements.lock: this layer is reused by every
+# build until the lock file changes.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
+# Then the project itself, with no further dependency resolution.
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY storage ./storage
-RUN pip install . && cp config.example.toml /data/config.example.toml
+RUN pip install --no-cache-dir --no-deps .
 
-USER mjbot
+USER 10001:10001
+# The working directory: `mjbot run` reads ./config.toml when one is mounted here.
 WORKDIR /data
 VOLUME ["/data"]
-EXPOSE 8080
+# 9108: /healthz and /metrics; 8080: the optional notifyHook receiver.
+EXPOSE 9108 8080
+
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot.healthcheck"]
 
 ENTRYPOINT ["mjbot"]
-CMD ["run", "--config", "/data/config.toml"]
+CMD ["run"]

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -451,7 +452,7 @@ async def test_run_connects_syncs_and_stops_on_sigterm(
     assert "shutting down" in stderr
     assert fake_discord.token not in stderr and KEY not in stderr
     await fake_discord.wait_for(lambda: not fake_discord.gateway.connected)
-    with sqlite3.connect(tmp_path / "mjbot.sqlite3") as db:
+    with closing(sqlite3.connect(tmp_path / "mjbot.sqlite3")) as db:
         mapped = db.execute("SELECT job_id FROM messages WHERE message_id = ?", (posted["id"],))
         assert mapped.fetchone() is not None, "the job message lost its job at shutdown"
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -30,7 +34,7 @@ Get = Callable[[str], Any]
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[Facts, Metrics, Get]]:
+async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Facts, Metrics, Get]]:
     facts, metrics = Facts(), Metrics()
     server = HealthServer(
         MetricsSettings(enabled=True, host="127.0.0.1", port=0),
@@ -44,6 +48,7 @@ async def served() -> AsyncIterator[tuple[Facts, Metrics, Get]]:
         metrics,
     )
     await server.start()
+    request.node.port = server.port
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{server.port}", trust_env=False, timeout=5
     ) as http:
@@ -84,3 +89,37 @@ async def test_a_stale_poll_matters_only_while_tasks_are_followed(
     assert 'mjbot_jobs{state="in_progress"} 2.0' in scrape
     assert "mjbot_followed_tasks 2.0" in scrape
     assert "mjbot_database_writable 1.0" in scrape
+
+
+async def _healthcheck(port: int) -> tuple[int, str]:
+    """The image's HEALTHCHECK command, `python -m bot.healthcheck`, as Docker runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.healthcheck",
+        env={**os.environ, "MJBOT_METRICS__PORT": str(port)},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_the_docker_healthcheck_follows_healthz(
+    served: tuple[Facts, Metrics, Get], request: pytest.FixtureRequest
+) -> None:
+    facts, _, _ = served
+    port = request.node.port
+    code, said = await _healthcheck(port)
+    assert code == 0 and '"status": "ok"' in said
+    facts.writable = False
+    code, said = await _healthcheck(port)
+    assert code == 1 and '"database_writable": false' in said
+
+
+async def test_the_docker_healthcheck_without_an_endpoint() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, said = await _healthcheck(port)
+    assert code == 1 and "is [metrics] enabled?" in said

@@ -7,6 +7,7 @@ import io
 import logging
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 
 import discord
 import pytest
@@ -106,7 +107,7 @@ async def test_stopping_lets_a_command_being_handled_finish(
     answer = handle.original
     assert answer is not None and "caught mid-flight" not in answer.get("content", "")
     assert answer.get("content")
-    with sqlite3.connect(running.settings.storage.path) as db:
+    with closing(sqlite3.connect(running.settings.storage.path)) as db:
         states = db.execute("SELECT state FROM jobs").fetchall()
     assert states == [("unknown",)]
 

@@ -347,7 +347,11 @@ async def test_clean_shutdown(fake_discord: FakeDiscord, bot: TinyBot) -> None:
 
 async def test_select_menu(fake_discord: FakeDiscord, bot: TinyBot) -> None:
     async with running(bot, fake_discord):
+        completed = asyncio.ensure_future(bot.wait_for("app_command_completion", timeout=10))
         original = await (await fake_discord.slash("pick")).wait_original()
+        # The fake stores the message before the bot reads Discord's answer to its callback, and
+        # only then does discord.py register the view; a select sent earlier finds no view.
+        await completed
         with pytest.raises(InteractionRejected):
             await fake_discord.select(int(original["id"]), "pick", ["purple"])
         choice = await fake_discord.select(int(original["id"]), "pick", ["red", "green"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -61,11 +62,10 @@ async def test_backup_of_a_database_being_written(tmp_path: Path) -> None:
         await task  # never failed with "database is locked"
         total = await repos.db.fetch_value("SELECT count(*) FROM jobs")
     assert result.target == target and result.schema_version >= 1
-    with sqlite3.connect(target) as copy:
+    with closing(sqlite3.connect(target)) as copy:
         assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         copied = copy.execute("SELECT count(*) FROM jobs").fetchone()[0]
-    copy.close()
     assert before <= copied == result.jobs < total
     assert sorted(os.listdir(target.parent)) == ["copy.sqlite3"]  # no -wal, no .partial
 
