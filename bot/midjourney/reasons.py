@@ -67,6 +67,7 @@ _CATALOGUE: tuple[tuple[tuple[str, ...], str], ...] = (
             "关联任务不存在或已失效",
             "目标任务不存在",
             "任务不存在",
+            "未找到",
             "task_not_found",
             "task_no_found",
             "task not found",
@@ -79,9 +80,29 @@ _CATALOGUE: tuple[tuple[tuple[str, ...], str], ...] = (
     # The request itself.
     (("prompt不能为空", "prompt is empty", "prompt cannot be empty"), "empty_prompt"),
     (("禁止上传",), "uploads_disabled"),
-    (("未知的 action", "未知的action", "unknown_action", "unknown action"), "unknown_action"),
     (
-        ("参数错误", "格式错误", "invalid parameter", "invalid request", "validation error"),
+        (
+            "未知的 action",
+            "未知的action",
+            "unknown_action",
+            "unknown action",
+            "customid 无效",
+            "不支持",
+            "not supported",
+            "unsupported",
+        ),
+        "unknown_action",
+    ),
+    (
+        (
+            "参数错误",
+            "格式错误",
+            "不能为空",
+            "需要 --zoom",
+            "invalid parameter",
+            "invalid request",
+            "validation error",
+        ),
         "bad_parameters",
     ),
     # How a task ended.

@@ -83,3 +83,28 @@ def test_unknown_reasons_are_quoted_after_our_words() -> None:
 def test_empty_reasons_say_no_reason_was_given() -> None:
     assert is_empty(None) and is_empty(" null ") and is_empty("Submit success")
     assert proxy_reason_text("", "en") == "the image service gave no reason."
+
+
+def test_every_reason_the_simulator_gives_is_catalogued() -> None:
+    """The simulator speaks like the real proxies: each of its Chinese refusals and failures has
+    our sentence (except the quirk's deliberately unknown ones and the queue's position text)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import bot.midjourney.simulator as simulator
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    unknown_on_purpose = {"渠道 7 状态异常，请联系管理员", "上游返回异常：渠道 7 状态码 520"}
+    not_reasons = {"排队中，前面还有", "个任务"}  # code 22's description around the position
+    missing = set()
+    for path in Path(simulator.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if not isinstance(text, str) or not cjk.search(text):
+                continue
+            if text in unknown_on_purpose | not_reasons or is_empty(text):
+                continue
+            if reason_key(text) is None:
+                missing.add(text)
+    assert not missing
