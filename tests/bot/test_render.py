@@ -166,3 +166,22 @@ def test_a_progress_in_another_script_comes_after_our_words() -> None:
     assert "⏳ Working (the image service says “排队中”)" in english
     chinese = render_job(queued, locale="zh-CN", backend="plus").content
     assert "⏳ 排队中" in chinese
+
+
+def test_describe_and_shorten_results_are_shown_literally() -> None:
+    described = job(
+        kind="describe",
+        action="describe",
+        state="success",
+        final_prompt="1️⃣ [free](https://evil.example) cat\n\n2️⃣ a __dog__",
+    )
+    content = render_job(described, locale="en", backend="plus").content
+    assert "1️⃣ \\[free](https://evil.example) cat" in content and "2️⃣ a \\_\\_dog\\_\\_" in content
+    shortened = job(
+        kind="shorten",
+        action="shorten",
+        state="success",
+        final_prompt="## Important tokens\n**red_fox** **x**\n## Shortened prompts\n1️⃣ ||red|| fox",
+    )
+    content = render_job(shortened, locale="en", backend="plus").content
+    assert "red\\_fox" in content and "1️⃣ \\|\\|red\\|\\| fox" in content
