@@ -125,27 +125,39 @@ class AddressGuard:
             )
         return moved
 
-    async def check(self, url: httpx.URL) -> Target:
-        """Resolve url's host once and return the address to connect to, or refuse it."""
-        host = url.host
-        literal = ip_of(host)
+    async def _addresses(self, url: httpx.URL) -> list[IPAddress]:
+        literal = ip_of(url.host)
         if literal is not None:
-            addresses = [str(literal)]
-        else:
-            try:
-                addresses = await self._resolve(host, _port(url))
-            except (OSError, UnicodeError):
-                raise ImageError(
-                    "image.download_failed", "The media host name could not be resolved."
-                ) from None
-        parsed = [a for a in (ip_of(address) for address in addresses) if a is not None]
+            return [literal]
+        try:
+            found = await self._resolve(url.host, _port(url))
+        except (OSError, UnicodeError):
+            raise ImageError(
+                "image.download_failed", "The media host name could not be resolved."
+            ) from None
+        return [a for a in (ip_of(address) for address in found) if a is not None]
+
+    async def _is_proxy_address(self, url: httpx.URL, addresses: list[IPAddress]) -> bool:
+        """The proxy's own server under another name (its IP where base_url has a name)."""
+        if _port(url) != _port(self._proxy) or not self._proxy.host:
+            return False
+        try:
+            proxy = set(await self._addresses(self._proxy))
+        except ImageError:
+            return False
+        return all(a in proxy for a in addresses if not is_public(a))
+
+    async def check(self, url: httpx.URL) -> Target:
+        """Resolve url's host once and return the addresses to connect to, or refuse it."""
+        parsed = await self._addresses(url)
         if not parsed:
             raise ImageError("image.download_failed", "The media host name has no address.")
-        if not self._is_proxy_origin(url) and not all(is_public(a) for a in parsed):
+        allowed = self._is_proxy_origin(url) or all(is_public(a) for a in parsed)
+        if not allowed and not await self._is_proxy_address(url, parsed):
             raise ImageError(
                 "image.blocked_address",
                 "The media address points into a private network; it is not fetched.",
-                {"host": host},
+                {"host": url.host},
             )
         ordered = sorted(parsed, key=lambda a: a.version)  # stable: the resolver's order
         return Target(url, tuple(str(a) for a in ordered))

@@ -238,3 +238,18 @@ async def test_every_checked_address_is_tried_ipv4_first(
     # 127.0.0.2 refuses the connection (nothing listens there); the next address answers.
     assert await fetch(client, guard, f"http://proxy.test:{proxy.port}/b.png") == PNG
     assert [path for path, _ in proxy.requests] == ["/b.png"]
+
+
+async def test_the_proxy_by_another_name_on_its_port_is_the_proxy(
+    sites: tuple[Site, Site], client: httpx.AsyncClient
+) -> None:
+    # base_url names the proxy (Docker: http://mjproxy:PORT); its media links use its address.
+    proxy, internal = sites
+    resolver = Resolver({"mjproxy": ["127.0.0.1"], "alias.test": ["127.0.0.1"]})
+    guard = AddressGuard(f"http://mjproxy:{proxy.port}", resolve=resolver)
+    assert await fetch(client, guard, f"http://alias.test:{proxy.port}/a.png") == PNG
+    # The same machine on another port is not the proxy.
+    with pytest.raises(ImageError) as info:
+        await fetch(client, guard, f"http://alias.test:{internal.port}/a.png")
+    assert info.value.key == "image.blocked_address"
+    assert internal.requests == []
