@@ -24,6 +24,7 @@ EXTENSIONS = (
     "cogs.personal",
     "cogs.members",
     "cogs.admin",
+    "cogs.admin_api",  # adds `api` to the Admin cog's /mjadmin group: after cogs.admin
 )
 
 

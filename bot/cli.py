@@ -40,11 +40,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("path", metavar="PATH", help="where to write the copy")
     backup.add_argument("--config", default=None, help=CONFIG_HELP)
+    rotate = sub.add_parser(
+        "rotate-key",
+        help="re-encrypt the servers' stored API keys with a new security.secret_key",
+    )
+    rotate.add_argument(
+        "--new-key",
+        required=True,
+        help="the new key (Fernet.generate_key()), or - to read it from standard input",
+    )
+    rotate.add_argument("--config", default=None, help=CONFIG_HELP)
     mock = sub.add_parser("mock-api", help="serve the built-in Midjourney-proxy simulator")
     mock.add_argument("--host", default="127.0.0.1")
     mock.add_argument("--port", type=int, default=8787)
     mock.add_argument("--mode", choices=("plus", "trueai", "new-api"), default="plus")
-    mock.add_argument("--api-key", default="", help="key the simulator requires (default: none)")
+    mock.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        help="a key the simulator accepts (default: none needed); repeat it for several servers",
+    )
     mock.add_argument("--prefix", default="/mj", help="path prefix (default /mj)")
     mock.add_argument(
         "--seconds-per-job", type=float, default=8.0, help="how long a simulated job runs"
@@ -147,12 +162,32 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_rotate_key(args: argparse.Namespace) -> int:
+    settings = _load(args.config, require_token=False, require_proxy=False)
+    if settings is None:
+        return EXIT_CONFIG
+    from bot.rotate_key import RotateError, rotate_key
+
+    new_key = sys.stdin.readline().strip() if args.new_key == "-" else args.new_key.strip()
+    old_key = settings.security.secret_key.get_secret_value()
+    try:
+        result = asyncio.run(rotate_key(settings.storage.path, old_key, new_key))
+    except RotateError as exc:
+        print(f"mjbot: rotate-key: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(
+        f"Re-encrypted {result.keys} stored API keys with the new key. Now set "
+        "security.secret_key (or MJBOT_SECURITY__SECRET_KEY) to the new key, then start the bot."
+    )
+    return EXIT_OK
+
+
 def _cmd_mock_api(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.midjourney.simulator import run_simulator
     from bot.midjourney.simulator.quirks import UnknownQuirkError, parse_quirks
 
-    configure_logging("INFO", [args.api_key])
+    configure_logging("INFO", list(args.api_key))
     try:
         quirks = parse_quirks(args.quirks)
     except UnknownQuirkError as exc:
@@ -198,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "backup": _cmd_backup,
         "mock-api": _cmd_mock_api,
+        "rotate-key": _cmd_rotate_key,
     }
     try:
         return handlers[args.command](args)

@@ -67,6 +67,7 @@ class MidjourneySettings(_Section):
     job_timeout_minutes: float = Field(default=15, gt=0, le=24 * 60)
     request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     max_batch_size: int = Field(default=50, ge=1, le=500)
+    allow_default: bool = True  # servers without their own proxy (/mjadmin api) use this one
 
     @field_validator("base_url")
     @classmethod
@@ -104,6 +105,12 @@ class MetricsSettings(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=9108, ge=0, le=65535)
+
+
+class SecuritySettings(_Section):
+    # Encrypts the servers' own API keys at rest (Fernet); checked in load_settings, whose
+    # sentence never echoes the value.
+    secret_key: SecretStr = SecretStr("")
 
 
 class JobsSettings(_Section):
@@ -171,6 +178,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = JobsSettings()
     quota: QuotaSettings = QuotaSettings()
     metrics: MetricsSettings = MetricsSettings()
+    security: SecuritySettings = SecuritySettings()
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
 
@@ -376,10 +384,12 @@ def load_settings(
             "Setting 'discord.token' is empty: put the bot token in the config "
             "or in the environment variable MJBOT_DISCORD__TOKEN."
         )
-    if require_proxy and not settings.midjourney.base_url:
+    problems.extend(_secret_key_problems(settings))
+    if require_proxy and settings.midjourney.allow_default and not settings.midjourney.base_url:
         problems.append(
             "Setting 'midjourney.base_url' is empty: give the proxy's address, "
-            "e.g. https://api.example.com (or http://127.0.0.1:8787 for `mjbot mock-api`)."
+            "e.g. https://api.example.com (or http://127.0.0.1:8787 for `mjbot mock-api`), "
+            "or set 'midjourney.allow_default' to false so that only servers' own proxies are used."
         )
     if settings.webhook.enabled and not settings.webhook.public_url:
         problems.append(
@@ -389,3 +399,27 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _secret_key_problems(settings: Settings) -> list[str]:
+    """A malformed security.secret_key, named without its value."""
+    from bot.keys import KeyBox, KeyBoxError
+
+    value = settings.security.secret_key.get_secret_value().strip()
+    if not value:
+        return []
+    try:
+        KeyBox(value)
+    except KeyBoxError:
+        variable = _env_variable("security.secret_key")
+        subject = (
+            f"Environment variable {variable} (setting 'security.secret_key')"
+            if variable
+            else "Setting 'security.secret_key'"
+        )
+        return [
+            f"{subject} is not a usable key: it must be 32 random bytes in URL-safe base64 "
+            '(44 characters), as printed by `python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`.'
+        ]
+    return []

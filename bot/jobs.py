@@ -29,9 +29,10 @@ from bot.midjourney.outcomes import (
 )
 from bot.personal_prompts import defaults_of, personalise
 from bot.prompts import PromptError, UserDefaults, apply_defaults, validate_prompt
+from bot.proxies import ProxyRegistry
 from bot.render import shown_prompt
 from bot.requester import Requester
-from bot.tracker import TERMINAL_STATES, Tracker
+from bot.tracker import TERMINAL_STATES
 from storage.jobs import JobRecord, JobRepository, TaskAlreadyTracked
 from storage.records import JobKind, NewJob
 from storage.usage import UsageRepository
@@ -66,23 +67,21 @@ class JobService:
 
     def __init__(
         self,
-        api: MidjourneyClient,
+        proxies: ProxyRegistry,
         jobs: JobRepository,
         usage: UsageRepository,
         users: UserSettingsRepository,
         gate: Gate,
-        tracker: Tracker,
         settings: Settings,
         *,
         notify_hook: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._api = api
+        self._proxies = proxies  # each job goes to its server's proxy, and stays with it
         self._jobs = jobs
         self._usage = usage
         self._users = users
         self.gate = gate
-        self._tracker = tracker
         self._settings = settings
         self._notify_hook = notify_hook
         self._clock = clock
@@ -126,6 +125,10 @@ class JobService:
         button_index: int | None = None,
     ) -> JobRecord:
         limits: Limits = await self.gate.limits(who, policy)
+        # A click goes where its parent's task lives; a new job to the server's proxy now.
+        proxy = await (
+            self._proxies.for_click(parent) if parent else self._proxies.for_guild(who.guild_id)
+        )
         now = self._clock()
         new = NewJob(
             kind=kind,
@@ -139,6 +142,7 @@ class JobService:
             button_index=button_index,
             locale=who.locale,
             deadline_at=now + self._settings.midjourney.job_timeout_minutes * 60,
+            proxy_id=proxy.ref,
         )
         result = await self._usage.reserve_job(
             new,
@@ -214,7 +218,7 @@ class JobService:
         if not 0 <= index < len(job.buttons):
             raise UserFacingError("click.unknown_button")
         action = parse_custom_id(job.buttons[index].custom_id)
-        if not accepted_by(action.kind, self._settings.midjourney.backend):
+        if not accepted_by(action.kind, (await self._proxies.for_job(job)).backend):
             raise UserFacingError("click.unsupported")
         return job, action
 
@@ -283,10 +287,11 @@ class JobService:
     # ---- the one submit --------------------------------------------------------------------
     async def submit(self, plan: Plan) -> JobRecord:
         """Send the plan's request once and record what the proxy answered."""
-        outcome = await plan.submit(self._api)
+        api = (await self._proxies.for_job(plan.job)).api
+        outcome = await plan.submit(api)
         if isinstance(outcome, NeedsDialog) and (plan.dialog_prompt or plan.dialog_mask):
             await self._jobs.mark_submitted(plan.job.id, outcome.task_id, state="modal")
-            outcome = await self._api.modal(
+            outcome = await api.modal(
                 outcome.task_id,
                 prompt=plan.dialog_prompt,
                 mask_base64=plan.dialog_mask,
@@ -306,7 +311,8 @@ class JobService:
         await self.gate.admit(who)
         text = self._prompt(prompt) if prompt.strip() else ""
         await self.gate.check_words(who, text or job.final_prompt or job.prompt)
-        outcome = await self._api.modal(
+        api = (await self._proxies.for_job(job)).api
+        outcome = await api.modal(
             job.task_id, prompt=text or None, mask_base64=mask, notify_hook=self._notify_hook
         )
         return await self._apply(job, outcome)
@@ -332,7 +338,8 @@ class JobService:
                 await self._usage.refund(job_id)
             case QueueFull() | BannedPrompt() | Rejected() | Busy() | Unavailable():
                 await self._fail(job_id, outcome)
-        await self._tracker.health.submit_answered(outcome, job.guild_id)
+        proxy = await self._proxies.for_job(job)
+        await proxy.tracker.health.submit_answered(outcome, job.guild_id)
         level = (
             logging.INFO
             if isinstance(outcome, Submitted | Queued | NeedsDialog | ExistingTask)
@@ -351,7 +358,7 @@ class JobService:
         record = await self._jobs.get(job_id)
         assert record is not None
         if record.task_id and record.state not in TERMINAL_STATES:
-            self._tracker.follow(record)
+            proxy.tracker.follow(record)
         elif record.state in TERMINAL_STATES and self.on_finished is not None:
             await self.on_finished(record)  # refused at submit: still reported (audit log)
         return record

@@ -141,7 +141,7 @@ def _health_server(settings: Settings, services: Services, bot: MjBot) -> Health
             gateway_connected=gateway_connected,
             database_writable=services.db.writable,
             unfinished_jobs=services.job_repo.count_unfinished,
-            followed_tasks=lambda: len(services.tracker.followed_task_ids),
+            followed_tasks=lambda: services.proxies.followed_count,
             poll_interval=settings.midjourney.poll_interval_seconds,
         ),
     )

@@ -28,12 +28,15 @@ from bot.metrics import METRICS, MeteredTransport, instrument_tracker
 from bot.midjourney.client import MidjourneyClient
 from bot.moderation import ModerationService
 from bot.prompts import skeleton
+from bot.proxies import ProxyRegistry
+from bot.proxy_admin import ProxyAdmin
 from bot.retention import RetentionSweeper
 from bot.safety import register_secrets
 from bot.tracker import Tracker
 from storage.db import Database
 from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
+from storage.proxies import ProxyRepository
 from storage.records import TERMINAL_STATES
 from storage.usage import UsageRepository
 from storage.users import UserSettingsRepository
@@ -67,6 +70,8 @@ class Services:
     moderation: ModerationService
     retention: RetentionSweeper
     members: MemberService
+    proxies: ProxyRegistry
+    proxy_admin: ProxyAdmin
     clock: Callable[[], float] = time.time
     presenter: JobPresenter = field(init=False)
     audit: AuditPoster = field(init=False)
@@ -90,22 +95,25 @@ class Services:
             outbox=getattr(bot, "outbox", None),  # MjBot's: it learns from discord.py's session
             clock=self.clock,
         )
-        self.presenter.notice = lambda: self.tracker.health.notice
+        self.presenter.notice = self.proxies.notice
+        self.presenter.backend_of = self.proxies.backend_of
+        self.presenter.origin_of = self.proxies.origin_of
         self.audit = AuditPoster(bot, self.gate, self.job_repo)
-        self.tracker.health.alert = self.audit.proxy_alert
+        self.proxies.alert = self.audit.proxy_alert
         self.jobs.on_finished = self.audit.job_finished
         self.moderation.on_change = self.audit.change
         self.moderation.on_job_cancelled = self._job_changed
-        self.tracker.listener = self._job_changed
+        self.proxies.set_listener(self._job_changed)
         if self.hooks is not None:
             await self.hooks.start()
+        await self.proxies.load()
         await self._reconcile_submitting()
-        unfinished = await self.tracker.resume()
+        unfinished = await self.proxies.resume()
         # Jobs that ended while the bot was away, or whose image upload a stop interrupted
         # (proxy image links live about a day).
         unuploaded = await self.job_repo.awaiting_upload(self.clock() - UPLOAD_WINDOW)
         await self.presenter.resume([j for j in unfinished if j.task_id is not None] + unuploaded)
-        self.tracker.start()
+        self.proxies.start()
         self.retention.start()
         log.info("resumed %d unfinished jobs", len(unfinished))
 
@@ -139,7 +147,7 @@ class Services:
             return
         self._closed = True
         await self.retention.stop()
-        await self.tracker.stop()
+        await self.proxies.stop()
         if self.hooks is not None:
             await self.hooks.stop()
         presenter = getattr(self, "presenter", None)
@@ -148,6 +156,7 @@ class Services:
         audit = getattr(self, "audit", None)
         if audit is not None:
             await audit.close()
+        await self.proxies.aclose()
         await self.api.aclose()
         await self.downloads.aclose()
         await self.db.close()
@@ -174,28 +183,42 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     usage = UsageRepository(db)
     users = UserSettingsRepository(db)
     gate = Gate(guilds, settings.quota, clock=clock)
-    tracker = Tracker(
-        api,
+
+    def make_tracker(client: MidjourneyClient) -> Tracker:
+        made = Tracker(
+            client,
+            job_repo,
+            interval=mj.poll_interval_seconds,
+            batch_size=mj.max_batch_size,
+            timeout_seconds=mj.job_timeout_minutes * 60,
+            clock=clock,
+        )
+        instrument_tracker(made)
+        return made
+
+    tracker = make_tracker(api)
+    proxies = ProxyRegistry(
+        settings,
+        ProxyRepository(db),
         job_repo,
-        interval=mj.poll_interval_seconds,
-        batch_size=mj.max_batch_size,
-        timeout_seconds=mj.job_timeout_minutes * 60,
-        clock=clock,
+        api,
+        tracker,
+        make_tracker,
+        make_transport=MeteredTransport,
     )
-    instrument_tracker(tracker)
     hooks = None
     notify_hook = None
     if settings.webhook.enabled:
         from bot.webhook import HookReceiver
 
         path = f"/mjbot/hook/{secrets.token_urlsafe(24)}"
-        hooks = HookReceiver(settings.webhook, path, tracker)
+        hooks = HookReceiver(settings.webhook, path, proxies)
         notify_hook = settings.webhook.public_url + path
     jobs = JobService(
-        api, job_repo, usage, users, gate, tracker, settings, notify_hook=notify_hook, clock=clock
+        proxies, job_repo, usage, users, gate, settings, notify_hook=notify_hook, clock=clock
     )
     moderation = ModerationService(
-        guilds, usage, job_repo, gate, tracker, api, settings.quota, clock=clock
+        guilds, usage, job_repo, gate, proxies, proxies, settings.quota, clock=clock
     )
     return Services(
         settings=settings,
@@ -219,6 +242,8 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
             max_prompt_length=settings.jobs.max_prompt_length,
             clock=clock,
         ),
+        proxies=proxies,
+        proxy_admin=ProxyAdmin(proxies, moderation, guilds, settings),
         clock=clock,
         hooks=hooks,
     )

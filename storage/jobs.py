@@ -364,8 +364,8 @@ async def insert_job(tx: Transaction, new: NewJob, now: float) -> JobRecord:
     result = await tx.execute(
         """INSERT INTO jobs (guild_id, channel_id, requester_id, kind, action, prompt,
                parent_job_id, custom_id, button_index, units, locale, deadline_at,
-               state, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)""",
+               proxy_id, state, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)""",
         (
             new.guild_id,
             new.channel_id,
@@ -379,6 +379,7 @@ async def insert_job(tx: Transaction, new: NewJob, now: float) -> JobRecord:
             new.units,
             new.locale,
             new.deadline_at,
+            new.proxy_id,
             now,
             now,
         ),

@@ -140,6 +140,7 @@ class JobRecord:
     deadline_at: float | None
     updated_at: float
     media: JobMedia = JobMedia()
+    proxy_id: int | None = None  # storage/proxies.py; None = the operator's default proxy
 
     @property
     def is_terminal(self) -> bool:
@@ -194,6 +195,7 @@ class NewJob:
     units: float = 0.0
     locale: str | None = None
     deadline_at: float | None = None
+    proxy_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ async def fetch_job_image(
     # The proxy's address, fetched the way the final image is (checked addresses, limits).
     media = FinalMedia(
         services.downloads,
-        proxy_base_url=services.settings.midjourney.base_url,
+        proxy_base_url=services.proxies.origin_of(job),  # the job's own proxy (issue 15)
         max_download_bytes=max_bytes,
         timeout=jobs.download_timeout_seconds,
     )

@@ -25,7 +25,7 @@ from storage.jobs import JobRecord, JobRepository, MessageRecord
 from storage.messages import JobDisplay
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import Backend, Settings
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ class JobPresenter:
         self._media = FinalMedia(
             downloads,
             proxy_base_url=settings.midjourney.base_url,
+            origin_of=lambda job: self.origin_of(job),
             max_download_bytes=int(settings.jobs.download_max_mb * 1024 * 1024),
             timeout=settings.jobs.download_timeout_seconds,
         )
@@ -126,7 +127,10 @@ class JobPresenter:
         self._upload_limits: dict[int, int] = {}
         self._posting: set[int] = set()
         # The notice running jobs carry while the proxy or storage is in trouble (catalogue key).
-        self.notice: Callable[[], str | None] = lambda: None
+        self.notice: Callable[[JobRecord], str | None] = lambda job: None
+        # The job's own proxy (bot/proxies.py): its button set and its media's origin.
+        self.backend_of: Callable[[JobRecord], Backend] = lambda job: settings.midjourney.backend
+        self.origin_of: Callable[[JobRecord], str] = lambda job: settings.midjourney.base_url
         self._tasks: set[asyncio.Task[None]] = set()
         self.edits = 0
 
@@ -144,9 +148,9 @@ class JobPresenter:
         rendered = render_job(
             job,
             locale=locale,
-            backend=self._settings.midjourney.backend,
+            backend=self.backend_of(job),
             used=sorted(shown.used),
-            notice=self.notice(),
+            notice=self.notice(job),
         )
         parent = shown.parent_message
         if parent is None:
@@ -314,7 +318,7 @@ class JobPresenter:
         content = render_job(
             replace(job, attachment_url="uploading"),
             locale=locale,
-            backend=self._settings.midjourney.backend,
+            backend=self.backend_of(job),
             used=sorted(used),
         ).content
         if reencoded and job.image_url:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -56,6 +56,7 @@ class Simulator(ProxyEndpoints):
         mode: Mode = "plus",
         *,
         api_key: str = "",
+        api_keys: Iterable[str] = (),
         prefix: str = "/mj",
         seconds_per_job: float = 6.0,
         clock: Callable[[], float] = time.monotonic,
@@ -82,6 +83,8 @@ class Simulator(ProxyEndpoints):
             public_base_url=public_base_url,
         )
         self.api_key = api_key
+        # More keys it accepts too (`mjbot mock-api --api-key A --api-key B`: two servers).
+        self.api_keys = tuple(k for k in api_keys if k)
         self.quirks = parse_quirks(quirks)
         self.supports_list = supports_list
         self.notify_interval = notify_interval
@@ -221,9 +224,15 @@ class Simulator(ProxyEndpoints):
         if request.match_info.http_exception is not None:
             raise request.match_info.http_exception
         is_image = request.path.startswith("/sim/") or "/image/" in request.path
-        if not is_image and not authorised(self.mode, self.api_key, headers):
+        if not is_image and not self._authorised(headers):
             return refusal(self.mode, headers)
         return await handler(request)
+
+    def _authorised(self, headers: dict[str, str]) -> bool:
+        keys = [k for k in (self.api_key, *self.api_keys) if k]
+        if not keys:
+            return True
+        return any(authorised(self.mode, key, headers) for key in keys)
 
     def _take_fault(self, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -337,14 +346,20 @@ async def run_simulator(
     host: str = "127.0.0.1",
     port: int = 8787,
     mode: Mode = "plus",
-    api_key: str = "",
+    api_key: str | Sequence[str] = "",
     prefix: str = "/mj",
     seconds_per_job: float = 6.0,
     quirks: Iterable[str] = (),
 ) -> None:
-    """Serve a simulator until cancelled (`mjbot mock-api`)."""
+    """Serve a simulator until cancelled (`mjbot mock-api`); several keys: each accepted."""
+    keys = [api_key] if isinstance(api_key, str) else list(api_key)
     simulator = Simulator(
-        mode, api_key=api_key, prefix=prefix, seconds_per_job=seconds_per_job, quirks=quirks
+        mode,
+        api_key=keys[0] if keys else "",
+        api_keys=keys[1:],
+        prefix=prefix,
+        seconds_per_job=seconds_per_job,
+        quirks=quirks,
     )
     base_url = await simulator.start(host, port)
     log.info("Midjourney-proxy simulator (%s) serving at %s%s", mode, base_url, simulator.prefix)

@@ -1,0 +1,364 @@
+"""Which proxy serves what: each server's own proxy (/mjadmin api) or the operator's default.
+
+One cached API client and one batched poller (`Tracker`) per distinct proxy (address, prefix,
+key, auth style): a batch never mixes the task ids of two proxies, and a proxy that refuses its
+key slows and tells only the servers whose jobs run on it. A job remembers the proxy it was
+submitted to (`jobs.proxy_id`; proxies rows never change), so a restart or a later change of its
+server's proxy keeps polling, clicking and downloading at the right place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import cast
+
+import httpx
+
+from bot.config import AuthStyle, Backend, Settings
+from bot.errors import UserFacingError
+from bot.keys import KeyBox, KeyBoxError
+from bot.midjourney.client import MidjourneyClient
+from bot.safety import register_secrets
+from bot.tracker import JobListener, Tracker
+from storage.jobs import JobRecord, JobRepository
+from storage.proxies import ProxyRecord, ProxyRepository
+
+log = logging.getLogger(__name__)
+
+TrackerFactory = Callable[[MidjourneyClient], Tracker]
+AlertSink = Callable[[int, str], Awaitable[None]]
+# A server's own key refused / its balance spent: its moderators act with /mjadmin api.
+OWN_PROXY_ALERTS = {
+    "proxy.audit.key_refused": "proxies.audit.key_refused",
+    "proxy.audit.quota": "proxies.audit.quota",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a client needs; `identity` tells two proxies apart without showing the key."""
+
+    base_url: str
+    path_prefix: str
+    api_key: str
+    auth_style: AuthStyle
+    backend: Backend
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.base_url}{self.path_prefix}, {self.auth_style}, {self.backend})"
+
+    @property
+    def identity(self) -> str:
+        raw = "\n".join((self.base_url, self.path_prefix, self.auth_style, self.api_key))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProxyHandle:
+    """A proxy ready to use: `ref` is what jobs record (None = the operator's default)."""
+
+    ref: int | None
+    endpoint: Endpoint
+    api: MidjourneyClient
+    tracker: Tracker
+
+    @property
+    def backend(self) -> Backend:
+        return self.endpoint.backend
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.base_url
+
+
+def add_log_secrets(secrets: list[str]) -> None:
+    """Keys learnt at run time are redacted from the log like the configured ones."""
+    from bot.logs import RedactingFilter
+
+    for handler in logging.getLogger().handlers:
+        for flt in handler.filters:
+            if isinstance(flt, RedactingFilter):
+                flt.add_secrets(secrets)
+
+
+def remember_secret(api_key: str) -> None:
+    register_secrets([api_key])
+    add_log_secrets([api_key])
+
+
+class ProxyRegistry:
+    """Hands out the proxy of a server or of a job; owns the servers' clients and pollers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        repo: ProxyRepository,
+        jobs: JobRepository,
+        default_api: MidjourneyClient,
+        default_tracker: Tracker,
+        make_tracker: TrackerFactory,
+        *,
+        make_transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        mj = settings.midjourney
+        self._settings = settings
+        self.repo = repo
+        self._jobs = jobs
+        self._make_tracker = make_tracker
+        self._make_transport = make_transport
+        secret = settings.security.secret_key.get_secret_value().strip()
+        self.keybox: KeyBox | None = KeyBox(secret) if secret else None
+        default = Endpoint(
+            mj.base_url,
+            default_api.path_prefix,
+            mj.api_key.get_secret_value(),
+            mj.auth_style,
+            mj.backend,
+        )
+        self._default = ProxyHandle(None, default, default_api, default_tracker)
+        self._by_identity: dict[str, ProxyHandle] = {default.identity: self._default}
+        self._records: dict[int, ProxyRecord] = {}
+        self._handles: dict[int, ProxyHandle] = {}
+        self._current: dict[int, int] = {}  # guild id -> proxy id
+        self._unusable: set[int] = set()
+        self._started = False
+        self.listener: JobListener | None = None
+        self.alert: AlertSink | None = None
+        default_tracker.health.alert = self._alert
+
+    @property
+    def default(self) -> ProxyHandle | None:
+        """The operator's proxy, when servers without their own may use it."""
+        if not self._settings.midjourney.allow_default or not self._default.base_url:
+            return None
+        return self._default
+
+    @property
+    def trackers(self) -> list[Tracker]:
+        return [h.tracker for h in self._by_identity.values()]
+
+    @property
+    def followed_count(self) -> int:
+        """Tasks followed at every proxy (for /healthz and /metrics)."""
+        return sum(len(t.followed_task_ids) for t in self.trackers)
+
+    async def load(self) -> None:
+        self._current = await self.repo.all_current()
+        self._records = {record.id: record for record in await self.repo.all()}
+
+    async def _record(self, proxy_id: int) -> ProxyRecord | None:
+        record = self._records.get(proxy_id)
+        if record is None:
+            record = await self.repo.get(proxy_id)
+            if record is not None:
+                self._records[proxy_id] = record
+        return record
+
+    # ---- handing out -----------------------------------------------------------------------
+    def current(self, guild_id: int | None) -> ProxyRecord | None:
+        """The server's own proxy, if it connected one."""
+        proxy_id = self._current.get(guild_id) if guild_id is not None else None
+        return self._records.get(proxy_id) if proxy_id is not None else None
+
+    async def for_guild(self, guild_id: int | None) -> ProxyHandle:
+        """The proxy new jobs of this server go to; refused when it has none to use."""
+        record = self.current(guild_id)
+        if record is not None:
+            handle = self._handle(record)
+            if handle is None:
+                raise UserFacingError("proxies.unusable")
+            return handle
+        if self.default is None:
+            raise UserFacingError("proxies.not_configured")
+        return self._default
+
+    async def for_job(self, job: JobRecord) -> ProxyHandle:
+        """The proxy the job was submitted to (its children go there too)."""
+        if job.proxy_id is None:
+            return self._default
+        record = await self._record(job.proxy_id)
+        handle = self._handle(record) if record is not None else None
+        if handle is None:
+            raise UserFacingError("proxies.unusable")
+        return handle
+
+    async def for_click(self, parent: JobRecord) -> ProxyHandle:
+        """Where a click on `parent`'s buttons is submitted: where its task lives. A job of the
+        operator's proxy takes no new clicks once servers may not use it."""
+        if parent.proxy_id is None and self.default is None:
+            raise UserFacingError("proxies.not_configured")
+        return await self.for_job(parent)
+
+    def known(self, job: JobRecord) -> ProxyHandle | None:
+        """`for_job` without a database read (None until the job's proxy was loaded)."""
+        if job.proxy_id is None:
+            return self._default
+        record = self._records.get(job.proxy_id)
+        return self._handle(record) if record is not None else None
+
+    def _handle(self, record: ProxyRecord) -> ProxyHandle | None:
+        handle = self._handles.get(record.id)
+        if handle is not None:
+            return handle
+        if self.keybox is None:
+            self._unusable_once(record, "security.secret_key is not set")
+            return None
+        try:
+            api_key = self.keybox.decrypt(record.key_encrypted)
+        except KeyBoxError as exc:
+            self._unusable_once(record, str(exc))
+            return None
+        remember_secret(api_key)
+        endpoint = Endpoint(
+            record.base_url,
+            record.path_prefix,
+            api_key,
+            cast(AuthStyle, record.auth_style),
+            cast(Backend, record.backend),
+        )
+        shared = self._by_identity.get(endpoint.identity)
+        if shared is None:
+            transport = self._make_transport() if self._make_transport else None
+            api = self.client(endpoint, transport=transport)
+            tracker = self._make_tracker(api)
+            tracker.listener = self.listener
+            tracker.health.alert = self._alert
+            if self._started:
+                tracker.start()
+            shared = ProxyHandle(record.id, endpoint, api, tracker)
+            self._by_identity[endpoint.identity] = shared
+        handle = ProxyHandle(record.id, endpoint, shared.api, shared.tracker)
+        self._handles[record.id] = handle
+        return handle
+
+    def _unusable_once(self, record: ProxyRecord, why: str) -> None:
+        if record.id not in self._unusable:
+            self._unusable.add(record.id)
+            log.error(
+                "the own proxy of guild %s (proxy %s) cannot be used: %s",
+                record.guild_id,
+                record.id,
+                why,
+            )
+
+    def client(
+        self,
+        endpoint: Endpoint,
+        *,
+        max_read_retries: int = 3,
+        timeout: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> MidjourneyClient:
+        limit = self._settings.midjourney.request_timeout_seconds
+        return MidjourneyClient(
+            endpoint.base_url,
+            endpoint.path_prefix,
+            endpoint.api_key,
+            endpoint.auth_style,
+            timeout=min(limit, timeout) if timeout else limit,
+            max_read_retries=max_read_retries,
+            transport=transport,
+        )
+
+    # ---- what the presenter needs of a job --------------------------------------------------
+    def backend_of(self, job: JobRecord) -> Backend:
+        handle = self.known(job)
+        return handle.backend if handle is not None else self._default.backend
+
+    def origin_of(self, job: JobRecord) -> str:
+        """The address whose loopback media the job's download may fetch."""
+        handle = self.known(job)
+        return handle.base_url if handle is not None else self._default.base_url
+
+    def notice(self, job: JobRecord) -> str | None:
+        handle = self.known(job)
+        return (handle or self._default).tracker.health.notice
+
+    # ---- the trackers, as one ---------------------------------------------------------------
+    async def follow(self, job: JobRecord) -> None:
+        try:
+            handle = await self.for_job(job)
+        except UserFacingError:
+            return  # logged once by _handle
+        handle.tracker.follow(job)
+
+    def unfollow(self, task_id: str) -> None:
+        for tracker in self.trackers:
+            tracker.unfollow(task_id)
+
+    def wake(self, task_id: str | None = None) -> None:
+        for tracker in self.trackers:
+            tracker.wake(task_id)
+
+    async def cancel(self, task_id: str) -> bool:
+        """Cancel at the proxy that follows the task (the default one when none does)."""
+        for handle in self._by_identity.values():
+            if task_id in handle.tracker.followed_task_ids:
+                return await handle.api.cancel(task_id)
+        return await self._default.api.cancel(task_id)
+
+    async def resume(self) -> list[JobRecord]:
+        """Follow every unfinished job at its own proxy."""
+        jobs = await self._jobs.unfinished()
+        for job in jobs:
+            await self.follow(job)
+        return jobs
+
+    def set_listener(self, listener: JobListener) -> None:
+        self.listener = listener
+        for tracker in self.trackers:
+            tracker.listener = listener
+
+    def start(self) -> None:
+        self._started = True
+        for tracker in self.trackers:
+            tracker.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(t.stop() for t in self.trackers))
+
+    async def aclose(self) -> None:
+        """Close the servers' clients (the default one belongs to the caller)."""
+        for handle in self._by_identity.values():
+            if handle is not self._default:
+                await handle.api.aclose()
+
+    async def _alert(self, guild_id: int, key: str) -> None:
+        if self.alert is None:
+            return
+        if self.current(guild_id) is not None:
+            key = OWN_PROXY_ALERTS.get(key, key)
+        await self.alert(guild_id, key)
+
+    # ---- changes (bot/proxy_admin.py checks the moderator and audits) ----------------------
+    async def save(self, guild_id: int, endpoint: Endpoint, actor_id: int) -> ProxyRecord:
+        if self.keybox is None:
+            raise UserFacingError("proxies.no_secret_key")
+        from bot.keys import key_hint
+
+        remember_secret(endpoint.api_key)
+        record = await self.repo.add(
+            guild_id,
+            base_url=endpoint.base_url,
+            path_prefix=endpoint.path_prefix,
+            auth_style=endpoint.auth_style,
+            backend=endpoint.backend,
+            key_encrypted=self.keybox.encrypt(endpoint.api_key),
+            key_hint=key_hint(endpoint.api_key),
+            created_by=actor_id,
+        )
+        self._records[record.id] = record
+        self._current[guild_id] = record.id
+        return record
+
+    async def clear(self, guild_id: int) -> bool:
+        self._current.pop(guild_id, None)
+        return await self.repo.clear(guild_id)
+
+    def endpoint_of(self, record: ProxyRecord) -> Endpoint | None:
+        handle = self._handle(record)
+        return handle.endpoint if handle is not None else None

@@ -1,0 +1,255 @@
+"""One bot, two servers, two proxies: each server's jobs, polls, downloads and refusals stay with
+its own proxy (/mjadmin api), and its key is never seen in clear."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.midjourney.probe import PROBE_TASK_ID
+from bot.midjourney.simulator import ManualClock, Simulator
+from bot.midjourney.simulator.server import RecordedRequest
+from tests.e2e.harness import RunningBot, make_settings, start_bot
+from tests.e2e.steps import EPHEMERAL, JOB_SECONDS, wait_final, wait_job_message
+from tests.e2e.test_admin import admin, answer
+from tests.fakes.discord import MANAGE_GUILD, FakeDiscord, Interaction
+from tests.fakes.discord.models import Channel, Guild, Member, Role, User
+
+KEY_B = "sk-guild-b-own-key-7F3q"
+SECRET = Fernet.generate_key().decode()
+
+
+def second_guild(fake: FakeDiscord) -> Guild:
+    """'Second Server': #general-b and #logs-b; carol (member) and mod2 (Manage Server)."""
+    new = fake.clock.snowflake
+    moderators = Role(new(), "Mods B", MANAGE_GUILD | (1 << 13), position=1)
+    carol, mod2 = User(new(), "carol"), User(new(), "mod2")
+    guild = Guild(
+        new(),
+        "Second Server",
+        channels=[Channel(new(), "general-b"), Channel(new(), "logs-b", position=1)],
+        roles=[moderators],
+        members=[Member(carol), Member(mod2, [moderators.id])],
+        owner_id=mod2.id,
+    )
+    bot_role = Role(new(), "mjbot", (1 << 41) - 1, position=2)
+    guild.roles.append(bot_role)
+    guild.members.append(Member(fake.bot_user, [bot_role.id]))
+    fake.guilds.append(guild)
+    return guild
+
+
+@pytest.fixture
+async def sim_b() -> AsyncIterator[Simulator]:
+    simulator = Simulator(
+        "new-api", api_key=KEY_B, prefix="/v1/mj", clock=ManualClock(), seconds_per_job=10.0
+    )
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+async def start(
+    fake: FakeDiscord, sim: Simulator, tmp_path: Path, guild: Guild | None, **security: Any
+) -> RunningBot:
+    settings = make_settings(fake, sim, tmp_path / "mjbot.sqlite3")
+    from bot.config import SecuritySettings
+
+    ids = [fake.guild.id] + ([guild.id] if guild else [])
+    settings = settings.model_copy(
+        update={
+            "discord": settings.discord.model_copy(update={"guild_ids": ids}),
+            "security": SecuritySettings(**security),
+        }
+    )
+    return await start_bot(fake, settings)
+
+
+async def connect(fake: FakeDiscord, guild: Guild, values: dict[str, str]) -> str:
+    """`/mjadmin api set` in `guild` as mod2: the dialog, then the bot's private answer."""
+    mod2 = next(m.user for m in guild.members if m.user.username == "mod2")
+    handle = await fake.slash(("mjadmin", "api", "set"), user=mod2, guild_id=guild.id)
+    await handle.wait_response()
+    assert handle.response_type == 9, handle.response
+    submitted = await fake.submit_modal(handle, values)
+    return str((await answer(submitted))["content"])
+
+
+async def imagine_in(fake: FakeDiscord, guild: Guild, user: str, prompt: str) -> Interaction:
+    who = next(m.user for m in guild.members if m.user.username == user)
+    handle = await fake.slash("imagine", {"prompt": prompt}, user=who, guild_id=guild.id)
+    await handle.wait_response()
+    return handle
+
+
+def submitted_prompts(sim: Simulator) -> list[str]:
+    return [str(r.json.get("prompt")) for r in sim.requests if r.path.endswith("/submit/imagine")]
+
+
+def polled_ids(sim: Simulator) -> set[str]:
+    ids: set[str] = set()
+    for r in sim.requests:
+        if r.path.endswith("/task/list-by-condition"):
+            ids.update(r.json.get("ids", []))
+        elif r.path.endswith("/fetch"):
+            ids.add(r.path.split("/")[-2])
+    return ids - {PROBE_TASK_ID}  # /mjadmin api set's probe
+
+
+def downloads(sim: Simulator) -> list[RecordedRequest]:
+    return [r for r in sim.requests if "/sim/images/" in r.path or "/image/" in r.path]
+
+
+def wait_audit(fake: FakeDiscord, channel_id: int, text: str) -> Any:
+    return fake.wait_for(
+        lambda: next((m for m in fake.channel_messages(channel_id) if text in m["content"]), None)
+    )
+
+
+async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
+    fake_discord: FakeDiscord,
+    sim: Simulator,
+    sim_b: Simulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    guild_b = second_guild(fake_discord)
+    general_b, logs_b = guild_b.channels
+    running = await start(fake_discord, sim, tmp_path, guild_b, secret_key=SECRET)
+    try:
+        mod2 = next(m.user for m in guild_b.members if m.user.username == "mod2")
+        await admin(
+            fake_discord, "auditlog", {"channel": logs_b.id}, user=mod2, guild_id=guild_b.id
+        )
+        form = {
+            "api_base_url": sim_b.base_url,
+            "api_path_prefix": "/v1/mj",
+            "api_api_key": "sk-a-wrong-key-0000",
+            "api_auth_style": "bearer",
+            "api_backend": "new-api",
+        }
+        # A wrong key: told in the sentences `mjbot check` prints, and nothing is saved.
+        refused = await connect(fake_discord, guild_b, form)
+        assert "The API key is refused" in refused and "Nothing was saved" in refused
+        saved = await connect(fake_discord, guild_b, {**form, "api_api_key": KEY_B})
+        assert "answers and accepts the key" in saved and "Saved" in saved
+        assert sim_b.submits == 0  # probed like `mjbot check`: no submit
+        audit = await wait_audit(fake_discord, logs_b.id, "own image service connected")
+        assert sim_b.base_url in audit["content"] and "new-api" in audit["content"]
+
+        shown = await admin(fake_discord, "api show", user=mod2, guild_id=guild_b.id)
+        assert sim_b.base_url in shown["content"] and f"`{KEY_B[-4:]}`" in shown["content"]
+        default = await admin(fake_discord, "api show")
+        assert "operator's image service" in default["content"]
+
+        # One job in each server, at the same time.
+        await imagine_in(fake_discord, fake_discord.guild, "alice", "a red fox in server A")
+        await imagine_in(fake_discord, guild_b, "carol", "a blue whale in server B")
+        job_a = await wait_job_message(fake_discord, "a red fox in server A")
+        job_b = await wait_job_message(fake_discord, "a blue whale in server B")
+        assert int(job_b["channel_id"]) == general_b.id
+        sim.advance(JOB_SECONDS)
+        sim_b.advance(JOB_SECONDS)
+        final_a = await wait_final(fake_discord, int(job_a["id"]))
+        final_b = await wait_final(fake_discord, int(job_b["id"]))
+        assert final_a["attachments"] and final_b["attachments"]
+
+        # Submits, polls and downloads each went only to the server's own proxy.
+        assert submitted_prompts(sim) == ["a red fox in server A"]
+        assert submitted_prompts(sim_b) == ["a blue whale in server B"]
+        jobs = {j.prompt: j for j in await _all_jobs(running)}
+        id_a, id_b = jobs["a red fox in server A"].task_id, jobs["a blue whale in server B"].task_id
+        assert polled_ids(sim) == {id_a} and polled_ids(sim_b) == {id_b}
+        assert downloads(sim) and all(id_a in r.path for r in downloads(sim))
+        assert downloads(sim_b) and all(id_b in r.path for r in downloads(sim_b))
+        assert all(
+            r.headers.get("authorization") == f"Bearer {KEY_B}"
+            for r in sim_b.requests
+            if "/submit/" in r.path or "list-by-condition" in r.path
+        )
+        assert not any(KEY_B in json.dumps(r.headers) for r in sim.requests)
+
+        # The server's key is refused from now on: its jobs stop, its moderators are told, and
+        # server A goes on as before.
+        sim_b.api_key = "sk-someone-revoked-it"
+        await imagine_in(fake_discord, guild_b, "carol", "a refused whale")
+        await wait_audit(fake_discord, logs_b.id, "own image service refuses its API key")
+        await imagine_in(fake_discord, fake_discord.guild, "alice", "a fox that still works")
+        job_a2 = await wait_job_message(fake_discord, "a fox that still works")
+        sim.advance(JOB_SECONDS)
+        assert (await wait_final(fake_discord, int(job_a2["id"])))["attachments"]
+        assert submitted_prompts(sim) == ["a red fox in server A", "a fox that still works"]
+
+        # A job keeps its proxy when its server changes proxies (and across a restart).
+        sim_b.api_key = KEY_B
+        await imagine_in(fake_discord, guild_b, "carol", "a whale across a change")
+        job_b2 = await wait_job_message(fake_discord, "a whale across a change")
+        cleared = await admin(fake_discord, "api clear", user=mod2, guild_id=guild_b.id)
+        assert "operator's again" in cleared["content"]
+        await wait_audit(fake_discord, logs_b.id, "own image service disconnected")
+        assert await running.stop() == 0
+        running = await start(fake_discord, sim, tmp_path, guild_b, secret_key=SECRET)
+        sim_b.advance(JOB_SECONDS)
+        assert (await wait_final(fake_discord, int(job_b2["id"])))["attachments"]
+        assert "a whale across a change" not in submitted_prompts(sim)
+    finally:
+        if not running.task.done():
+            assert await running.stop() == 0
+
+    # The key in clear: in no log record, no Discord message, no database file.
+    assert not [r for r in caplog.records if KEY_B in r.getMessage()]
+    assert KEY_B not in json.dumps(list(fake_discord.messages.values()))
+    assert KEY_B not in json.dumps([i.modal for i in fake_discord.interactions.values()])
+    assert_not_stored(tmp_path, KEY_B)
+
+
+def assert_not_stored(folder: Path, key: str) -> None:
+    """Neither the database nor its WAL holds the key (with or without its sk- prefix)."""
+    files = list(folder.glob("mjbot.sqlite3*"))
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert key.encode() not in data and key.removeprefix("sk-").encode() not in data
+
+
+async def _all_jobs(running: RunningBot) -> list[Any]:
+    from storage.records import job_columns
+
+    rows = await running.services.db.fetch_all(f"SELECT {job_columns()} FROM jobs")
+    from storage.jobs import JobRecord
+
+    return [JobRecord.from_row(r) for r in rows]
+
+
+async def test_without_a_proxy_and_no_default_members_are_told_and_nothing_is_sent(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: Any
+) -> None:
+    await mjbot(midjourney={"allow_default": False})
+    handle = await fake_discord.slash("imagine", {"prompt": "a fox nobody pays for"})
+    await handle.wait_response()
+    message = await fake_discord.wait_for(
+        lambda: next((m for m in [handle.original, *handle.followups] if m and m["content"]), None)
+    )
+    assert "A moderator must connect one with `/mjadmin api set`" in message["content"]
+    assert message.get("flags", 0) & EPHEMERAL or handle.ephemeral
+    assert sim.submits == 0
+    shown = await admin(fake_discord, "api show")
+    assert "no image service" in shown["content"]
+
+
+async def test_api_set_without_a_secret_key_tells_the_operator_what_to_set(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: Any
+) -> None:
+    await mjbot()
+    handle = await fake_discord.slash(("mjadmin", "api", "set"), user=fake_discord.users["mod"])
+    await handle.wait_response()
+    assert handle.response_type != 9  # no dialog
+    message = await answer(handle)
+    assert "MJBOT_SECURITY__SECRET_KEY" in message["content"]
