@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.access import start_of_day
+from storage.proxies import own_proxy_jobs
 from storage.records import DayUsage, UsageSummary
 from storage.usage import UsageRepository
 
@@ -27,6 +28,9 @@ class StatsReport:
     per_day: tuple[DayUsage, ...]
     cost: float | None
     chart_png: bytes
+    # Jobs that ran on the server's own proxy (/mjadmin api): billed to its own account, so
+    # left out of `cost`, which prices the operator's proxy.
+    own_proxy_jobs: int = 0
 
 
 def period_start(now: float, days: int) -> float:
@@ -45,15 +49,22 @@ def daily_series(summary: UsageSummary, start: float, days: int) -> tuple[DayUsa
     return tuple(series)
 
 
-def estimated_cost(summary: UsageSummary, prices: Mapping[str, float]) -> float | None:
-    """What the proxy likely billed: jobs that did not fail, times the action's price.
+def estimated_cost(
+    summary: UsageSummary,
+    prices: Mapping[str, float],
+    own_proxy: Mapping[str, int] | None = None,
+) -> float | None:
+    """What the operator's proxy likely billed: jobs that did not fail, times the action's
+    price; jobs that ran on the server's own proxy (`own_proxy`, per action) are not counted.
 
     None when no prices are configured (the moderator did not ask for an estimate).
     """
     if not prices:
         return None
+    own = own_proxy or {}
     return sum(
-        max(0, action.jobs - action.failures) * float(prices.get(action.action, 0.0))
+        max(0, action.jobs - action.failures - own.get(action.action, 0))
+        * float(prices.get(action.action, 0.0))
         for action in summary.per_action
     )
 
@@ -101,6 +112,8 @@ async def build_report(
     days = min(max(1, days), MAX_DAYS)
     start = period_start(now, days)
     summary = await usage.stats(guild_id, start)
+    own = await own_proxy_jobs(usage.db, guild_id, start)
     series = daily_series(summary, start, days)
     chart = await asyncio.to_thread(render_chart, series)
-    return StatsReport(summary, days, series, estimated_cost(summary, prices), chart)
+    cost = estimated_cost(summary, prices, own)
+    return StatsReport(summary, days, series, cost, chart, sum(own.values()))

@@ -131,6 +131,8 @@ def stats_message(locale: str, report: StatsReport) -> tuple[discord.Embed, disc
         lines.append(t(locale, "admin.stats.no_prices"))
     else:
         lines.append(t(locale, "admin.stats.cost", cost=f"{report.cost:.2f}"))
+    if report.own_proxy_jobs:
+        lines.append(t(locale, "proxies.stats.own", jobs=report.own_proxy_jobs))
     if summary.jobs == 0:
         lines.append(t(locale, "admin.stats.empty"))
     embed = discord.Embed(title=title, description="\n".join(lines), colour=_COLOUR)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from storage.db import Database
 
-__all__ = ["ProxyRecord", "ProxyRepository"]
+__all__ = ["ProxyRecord", "ProxyRepository", "own_proxy_jobs"]
 
 
 @dataclass(frozen=True)
@@ -132,3 +132,16 @@ class ProxyRepository:
                     (convert(row["key_encrypted"]), row["id"]),
                 )
         return len(rows)
+
+
+async def own_proxy_jobs(db: Database, guild_id: int, since: float) -> dict[str, int]:
+    """Jobs of a server since `since` that ran on one of its own proxies and did not fail, per
+    action: its own account paid for them, not the operator's (`/mjadmin stats` cost)."""
+    rows = await db.fetch_all(
+        """SELECT action, count(*) AS jobs FROM jobs
+           WHERE guild_id = ? AND created_at >= ? AND proxy_id IS NOT NULL
+             AND state != 'failure'
+           GROUP BY action""",
+        (guild_id, since),
+    )
+    return {str(row["action"]): int(row["jobs"]) for row in rows}

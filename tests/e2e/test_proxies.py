@@ -58,7 +58,9 @@ async def sim_b() -> AsyncIterator[Simulator]:
 async def start(
     fake: FakeDiscord, sim: Simulator, tmp_path: Path, guild: Guild | None, **security: Any
 ) -> RunningBot:
-    settings = make_settings(fake, sim, tmp_path / "mjbot.sqlite3")
+    settings = make_settings(
+        fake, sim, tmp_path / "mjbot.sqlite3", quota={"prices": {"imagine": 0.05}}
+    )
     from bot.config import SecuritySettings
 
     ids = [fake.guild.id] + ([guild.id] if guild else [])
@@ -175,6 +177,14 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
             if "/submit/" in r.path or "list-by-condition" in r.path
         )
         assert not any(KEY_B in json.dumps(r.headers) for r in sim.requests)
+
+        # /mjadmin stats: the operator's prices estimate only what ran on the operator's proxy.
+        stats_b = await admin(fake_discord, "stats", user=mod2, guild_id=guild_b.id)
+        description_b = stats_b["embeds"][0]["description"]
+        assert "Estimated cost: **0.00**" in description_b
+        assert "1 of these jobs ran on this server's own image service" in description_b
+        stats_a = (await admin(fake_discord, "stats"))["embeds"][0]["description"]
+        assert "Estimated cost: **0.05**" in stats_a and "own image service" not in stats_a
 
         # The server's key is refused from now on: its jobs stop, its moderators are told, and
         # server A goes on as before.
