@@ -89,8 +89,10 @@ def _lookup(lang: str, key: str, params: Mapping[str, object]) -> str | None:
     """The sentence for `key`, or its plural form for `params["count"]` when it has forms."""
     entries = catalogue(lang)
     text = entries.get(key)
-    if text is None and "count" in params:
-        text = entries.get(f"{key}.{plural_category(lang, params['count'])}")
+    if text is None:
+        # A plural sentence: the form for `count` (the "other" form when no count is given).
+        if "count" in params:
+            text = entries.get(f"{key}.{plural_category(lang, params['count'])}")
         if text is None:
             text = entries.get(f"{key}.other")
     return text

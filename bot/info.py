@@ -139,7 +139,8 @@ def render_info(summary: InfoSummary, locale: str) -> str:
     """The /info message (Discord markdown, at most 2,000 characters)."""
     lines = [t(locale, "info.title")]
     if summary.quota is None:
-        lines.append(t(locale, "info.usage_unlimited", used=_units(summary.used)))
+        used = _units(summary.used)
+        lines.append(t(locale, "info.usage_unlimited", used=used, count=used))
     else:
         reset = f"<t:{int(summary.resets_at)}:R>"
         lines.append(
@@ -148,6 +149,7 @@ def render_info(summary: InfoSummary, locale: str) -> str:
                 "info.usage",
                 used=_units(summary.used),
                 quota=_units(summary.quota),
+                count=_units(summary.quota),
                 reset=reset,
             )
         )

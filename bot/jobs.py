@@ -160,7 +160,8 @@ class JobService:
                 used=_num(result.used),
                 limit=_num(result.limit),
                 cost=_num(units),
-                count=_num(units),  # the plural form of the sentence follows the cost
+                # The sentence's plural form follows the cost, or the running jobs.
+                count=_num(result.used if "in_flight" in (result.reason or "") else units),
                 left=_num(max(0.0, result.limit - result.used)),
             )
         return result.job

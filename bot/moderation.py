@@ -189,7 +189,12 @@ class ModerationService:
         guild_id = self.guild_of(who)
         await self._guilds.update_settings(guild_id, daily_quota=units)
         return await self._audit(
-            who, "quota.default", _num(units), "admin.quota.default_set", units=_units(units)
+            who,
+            "quota.default",
+            _num(units),
+            "admin.quota.default_set",
+            units=_units(units),
+            count=_num(units),
         )
 
     async def set_user_quota(self, who: Requester, user_id: int, units: float) -> Change:
@@ -202,6 +207,7 @@ class ModerationService:
             "admin.quota.user_set",
             user=f"<@{user_id}>",
             units=_units(units),
+            count=_num(units),
         )
 
     async def reset_user_quota(self, who: Requester, user_id: int) -> Change:
@@ -216,7 +222,12 @@ class ModerationService:
         guild_id = self.guild_of(who)
         await self._guilds.update_settings(guild_id, guild_daily_cap=units)
         return await self._audit(
-            who, "quota.cap", _num(units), "admin.quota.cap_set", units=_units(units)
+            who,
+            "quota.cap",
+            _num(units),
+            "admin.quota.cap_set",
+            units=_units(units),
+            count=_num(units),
         )
 
     async def set_weight(self, who: Requester, action: str, units: float) -> Change:
@@ -231,6 +242,7 @@ class ModerationService:
             "admin.quota.weight_set",
             action=action,
             units=_num(units),
+            count=_num(units),
         )
 
     async def set_in_flight(

@@ -310,3 +310,20 @@ def test_plural_forms_come_from_the_catalogue_of_each_language() -> None:
         "This costs 1 unit,"
     )
     assert has_key("members.info.units")
+
+
+def test_english_sentences_with_a_number_agree_with_it() -> None:
+    one_unit = t("en", "admin.quota.user_set", user="@a", units="1", count="1")
+    assert one_unit == "✅ @a may now spend 1 unit a day."
+    assert t("en", "admin.quota.user_set", user="@a", units="2", count="2").endswith(
+        "2 units a day."
+    )
+    assert "1 job running" in t("en", "quota.user_in_flight", used=1, limit=1, count=1)
+    assert "Used today: **0** of **1** unit." in t(
+        "en", "info.usage", used=0, quota=1, count=1, reset="soon"
+    )
+    # Without a count, a plural sentence reads in its general form.
+    assert (
+        t("en", "admin.quota.cap_set", units=5)
+        == "✅ The whole server may now spend 5 units a day."
+    )

@@ -145,7 +145,7 @@ async def test_limits_of_jobs_running_at_the_same_time(
     assert "1 per member, 2 for the server" in done["content"]
     await imagine(fake_discord, "first running job")
     await wait_job_message(fake_discord, "first running job")
-    text = await refusal(await imagine(fake_discord, "second job"), "already have 1 jobs running")
+    text = await refusal(await imagine(fake_discord, "second job"), "already have 1 job running")
     assert "limit is 1" in text
     bob, mod = fake_discord.users["bob"], fake_discord.users["mod"]
     await imagine(fake_discord, "bob's running job", user=bob)
