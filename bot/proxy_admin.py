@@ -22,6 +22,8 @@ AUTH_STYLES: tuple[str, ...] = get_args(AuthStyle)
 BACKENDS: tuple[str, ...] = get_args(Backend)
 # The longest a moderator waits for the probe (one try each, like `mjbot check`).
 PROBE_TIMEOUT = 15.0
+# A key is registered as a secret (redacted everywhere): a very short one would redact words.
+MIN_KEY = 8
 MAX_KEY = 500
 
 
@@ -86,7 +88,7 @@ def endpoint_of(form: ProxyForm) -> Endpoint:
     if backend not in BACKENDS:
         raise UserFacingError("proxies.bad_backend", backends=", ".join(BACKENDS))
     key = form.api_key.strip()
-    if not key or len(key) > MAX_KEY or any(c.isspace() for c in key):
+    if not MIN_KEY <= len(key) <= MAX_KEY or any(c.isspace() for c in key):
         raise UserFacingError("proxies.bad_key")
     return Endpoint(
         _url(form.base_url),

@@ -13,6 +13,7 @@ from bot.access import WEIGHT_ACTIONS
 from bot.i18n import t
 from bot.moderation import ModerationService
 from bot.ui.context import requester_of
+from cogs.admin_api import add_proxy_field
 from cogs.admin_views import (
     channels_text,
     config_embed,
@@ -276,6 +277,7 @@ class Admin(
         who = requester_of(interaction)
         name = interaction.guild.name if interaction.guild else str(who.guild_id)
         embed = config_embed(who.locale, name, await self.service.config(who))
+        add_proxy_field(embed, who.locale, await self.bot.services.proxy_admin.show(who))
         await interaction.followup.send(embed=embed, ephemeral=True)
 
 

@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.i18n import t
 from bot.proxy_admin import ProbeAnswer, ProxyAdmin, ProxyForm, ProxyView
+from bot.safety import redact
 from bot.ui.boundary import guarded
 from bot.ui.context import requester_of
 from cogs.admin_views import send
@@ -31,7 +32,8 @@ def probe_text(locale: str, answer: ProbeAnswer) -> str:
         outcome = t(locale, "proxies.test.ok")
     else:
         outcome = t(locale, "proxies.set.not_saved")
-    return "\n".join([*answer.sentences, "", outcome])
+    # A proxy's answer may echo the key: the key was registered as a secret before the probe.
+    return redact("\n".join([*answer.sentences, "", outcome]))
 
 
 def show_text(locale: str, view: ProxyView | None) -> str:
@@ -47,6 +49,23 @@ def show_text(locale: str, view: ProxyView | None) -> str:
         backend=view.backend,
         hint=view.key_hint or "—",
     )
+
+
+def add_proxy_field(embed: discord.Embed, locale: str, view: ProxyView | None) -> None:
+    """/mjadmin config: the image service the server uses (never the key)."""
+    if view is None:
+        value = t(locale, "proxies.config.none")
+    else:
+        key = "proxies.config.own" if view.own else "proxies.config.default"
+        value = t(
+            locale,
+            key,
+            url=f"{view.base_url}{view.path_prefix}",
+            style=view.auth_style,
+            backend=view.backend,
+            hint=view.key_hint or "—",
+        )
+    embed.add_field(name=t(locale, "proxies.config.field"), value=value[:1024], inline=False)
 
 
 class ProxyDialog(discord.ui.Modal):

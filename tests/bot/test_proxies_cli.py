@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,9 @@ from bot.keys import KeyBox, KeyBoxError, key_hint
 from bot.midjourney.simulator import Simulator
 from storage.db import Database
 from storage.proxies import ProxyRepository
-from tests.bot.test_cli import run_cli
+from tests.bot.test_cli import Cli, cli, run_cli
+
+__all__ = ["cli"]  # the fixture
 
 API_KEY = "sk-server-own-key-5150"
 
@@ -122,3 +125,24 @@ async def test_the_simulator_accepts_each_of_several_keys() -> None:
                 assert answer.status_code == status, key
     finally:
         await sim.stop()
+
+
+async def test_mock_api_serves_two_servers_keys(cli: Any) -> None:
+    process: Cli = await cli(
+        "mock-api", "--port", "0", "--api-key", "key-of-server-a", "--api-key", "key-of-server-b"
+    )
+    match = await process.wait_line(r"serving at (http://127\.0\.0\.1:\d+)(/mj)")
+    base = match.group(1) + match.group(2)
+    async with httpx.AsyncClient(trust_env=False, timeout=5) as client:
+        statuses = [
+            (
+                await client.post(
+                    f"{base}/task/list-by-condition", json={"ids": []}, headers={"mj-api-secret": k}
+                )
+            ).status_code
+            for k in ("key-of-server-a", "key-of-server-b", "key-of-nobody")
+        ]
+    assert statuses == [200, 200, 401]
+    assert await process.terminate() == 0
+    assert "key-of-server-a" not in process.all_stderr
+    assert "key-of-server-b" not in process.all_stderr

@@ -148,6 +148,9 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
 
         shown = await admin(fake_discord, "api show", user=mod2, guild_id=guild_b.id)
         assert sim_b.base_url in shown["content"] and f"`{KEY_B[-4:]}`" in shown["content"]
+        config = await admin(fake_discord, "config", user=mod2, guild_id=guild_b.id)
+        [field] = [f for f in config["embeds"][0]["fields"] if f["name"] == "Image service"]
+        assert sim_b.base_url in field["value"] and KEY_B[-4:] in field["value"]
         default = await admin(fake_discord, "api show")
         assert "operator's image service" in default["content"]
 
@@ -186,16 +189,28 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
         stats_a = (await admin(fake_discord, "stats"))["embeds"][0]["description"]
         assert "Estimated cost: **0.05**" in stats_a and "own image service" not in stats_a
 
-        # The server's key is refused from now on: its jobs stop, its moderators are told, and
-        # server A goes on as before.
-        sim_b.api_key = "sk-someone-revoked-it"
-        await imagine_in(fake_discord, guild_b, "carol", "a refused whale")
-        await wait_audit(fake_discord, logs_b.id, "own image service refuses its API key")
+        # The server's key is refused from now on, while a job runs in each server: its polls
+        # are refused, its job waits and says so, its moderators are told; server A goes on.
+        await imagine_in(fake_discord, guild_b, "carol", "a whale when the key goes")
         await imagine_in(fake_discord, fake_discord.guild, "alice", "a fox that still works")
+        job_b_waiting = await wait_job_message(fake_discord, "a whale when the key goes")
         job_a2 = await wait_job_message(fake_discord, "a fox that still works")
+        sim_b.api_key = "sk-someone-revoked-it"
+        await wait_audit(fake_discord, logs_b.id, "own image service refuses its API key")
+        await fake_discord.wait_for(
+            lambda: "refuses" in fake_discord.messages[int(job_b_waiting["id"])]["content"]
+        )
         sim.advance(JOB_SECONDS)
-        assert (await wait_final(fake_discord, int(job_a2["id"])))["attachments"]
+        final_a2 = await wait_final(fake_discord, int(job_a2["id"]))
+        assert "refuses" not in final_a2["content"]
+        await imagine_in(fake_discord, guild_b, "carol", "a refused whale")  # refused at submit
+        assert "a refused whale" not in submitted_prompts(sim)
         assert submitted_prompts(sim) == ["a red fox in server A", "a fox that still works"]
+        # The key works again: the waiting job resumes by itself.
+        sim_b.api_key = KEY_B
+        sim_b.advance(JOB_SECONDS)
+        resumed = await wait_final(fake_discord, int(job_b_waiting["id"]))
+        assert "refuses" not in resumed["content"]
 
         # A job keeps its proxy when its server changes proxies (and across a restart).
         sim_b.api_key = KEY_B
