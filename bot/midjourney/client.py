@@ -317,7 +317,8 @@ class MidjourneyClient:
     ) -> httpx.Response | None:
         """Send an idempotent request, retrying transient failures; None for "no such task".
 
-        A spent balance, or a Retry-After longer than the backoff cap, is left to the caller.
+        A spent balance, a saturated relay, or a Retry-After longer than the backoff cap is left
+        to the caller.
         """
         url = self.endpoint(path)
         limit = self._max_read_retries if retries is None else max(retries, 0)
@@ -370,11 +371,14 @@ class MidjourneyClient:
         return response, None
 
     def _caller_waits(self, error: MidjourneyError) -> bool:
-        """A spent balance never clears by retrying; a Retry-After past the backoff cap is
-        honoured by the caller (the tracker waits it), not shortened here."""
+        """A spent balance never clears by retrying, a saturated relay is not helped by more
+        requests, and a Retry-After past the backoff cap is honoured by the caller (the tracker
+        waits it), not shortened here."""
         if not isinstance(error, RateLimitError):
             return False
-        return error.kind == "quota" or (error.retry_after or 0.0) > self._backoff_cap
+        if error.kind in ("quota", "saturated"):
+            return True
+        return (error.retry_after or 0.0) > self._backoff_cap
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""

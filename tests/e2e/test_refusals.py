@@ -40,7 +40,8 @@ async def test_a_refused_key_on_polls_is_explained_once_and_jobs_resume_by_thems
 
     sim.quirks = parse_quirks("refuse-key-on-polls")  # trueai's 403 "Invalid token."
     shown = await fake_discord.wait_for(
-        lambda: (m := fake_discord.messages[message_id])["content"].count("API key") and m
+        lambda: (m := fake_discord.messages[message_id])["content"].count("API key") and m,
+        timeout=15,
     )
     assert "moderator" in shown["content"] and "not answering" not in shown["content"]
     assert "Invalid token" not in shown["content"]
@@ -77,7 +78,8 @@ async def test_a_saturated_upstream_is_busy_not_unreachable_and_not_charged(
     assert "cannot be reached" not in text and "饱和" not in text
     # On polls: the running job says the service is busy, not that it is not answering.
     shown = await fake_discord.wait_for(
-        lambda: (m := fake_discord.messages[int(running["id"])])["content"].count("busy") and m
+        lambda: (m := fake_discord.messages[int(running["id"])])["content"].count("busy") and m,
+        timeout=15,  # two refused polls in a row, with the backoff between them, on a busy box
     )
     assert "not answering" not in shown["content"]
     sim.quirks = frozenset()

@@ -599,3 +599,13 @@ async def test_the_client_closes_once(make_sim: MakeSim) -> None:
         assert client.endpoint("task/1/fetch") == f"{sim.base_url}/mj/task/1/fetch"
         assert isinstance(await client.imagine("x"), Submitted)
     await client.aclose()
+
+
+async def test_a_saturated_relay_is_not_asked_again_at_once(
+    make_sim: MakeSim, make_client: MakeClient, sleeps: Sleeps
+) -> None:
+    sim = await make_sim("new-api", quirks=["saturated-429"])
+    with pytest.raises(RateLimitError) as caught:
+        await make_client(sim).list_by_condition(["1"])
+    assert caught.value.kind == "saturated"
+    assert sim.count("list-by-condition") == 1 and sleeps.delays == []
