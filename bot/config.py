@@ -111,6 +111,9 @@ class SecuritySettings(_Section):
     # Encrypts the servers' own API keys at rest (Fernet); checked in load_settings, whose
     # sentence never echoes the value.
     secret_key: SecretStr = SecretStr("")
+    # Servers' own proxies (/mjadmin api set) may be on private or loopback addresses: only for
+    # a bot whose every server is trusted (the request would reach the operator's network).
+    allow_private_proxies: bool = False
 
 
 class JobsSettings(_Section):

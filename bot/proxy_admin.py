@@ -7,8 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import cast, get_args
 
+import httpx
+
 from bot.config import AuthStyle, Backend, Settings
 from bot.errors import UserFacingError
+from bot.media.addresses import Resolver, ip_of, is_public, system_resolve
 from bot.midjourney.probe import probe
 from bot.moderation import Change, ModerationService
 from bot.proxies import Endpoint, ProxyRegistry, remember_secret
@@ -108,7 +111,10 @@ class ProxyAdmin:
         moderation: ModerationService,
         guilds: GuildRepository,
         settings: Settings,
+        *,
+        resolve: Resolver = system_resolve,
     ) -> None:
+        self._resolve = resolve
         self._registry = registry
         self._moderation = moderation
         self._guilds = guilds
@@ -135,6 +141,7 @@ class ProxyAdmin:
         """Probe the proxy (no submit); save it only when it works, and audit the change."""
         guild_id = self.ensure_can_set(who)
         endpoint = endpoint_of(form)
+        await self._check_address(endpoint.base_url)
         remember_secret(endpoint.api_key)  # a proxy's answer may echo it
         answer = await self._probe(endpoint)
         if not answer.ok:
@@ -182,6 +189,23 @@ class ProxyAdmin:
             raise UserFacingError("proxies.clear.none")
         key = "proxies.clear.default" if self._registry.default else "proxies.clear.unconfigured"
         return await self._audit(who, "api.clear", "", key)
+
+    async def _check_address(self, base_url: str) -> None:
+        """Any server's moderator may type an address: unless the operator allows it, it must
+        be public, not the bot's own machine or network (cloud metadata, admin ports)."""
+        if self._settings.security.allow_private_proxies:
+            return
+        url = httpx.URL(base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        literal = ip_of(url.host)
+        try:
+            found = [str(literal)] if literal else await self._resolve(url.host, port)
+        except (OSError, UnicodeError):
+            raise UserFacingError("proxies.address.unresolvable", host=url.host) from None
+        addresses = [ip_of(a) for a in found]
+        if not addresses or any(a is None or not is_public(a) for a in addresses):
+            log.warning("refused a server proxy on a non-public address (%s)", url.host)
+            raise UserFacingError("proxies.address.private")
 
     async def _probe(self, endpoint: Endpoint) -> ProbeAnswer:
         client = self._registry.client(endpoint, max_read_retries=0, timeout=PROBE_TIMEOUT)

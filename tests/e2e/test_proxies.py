@@ -124,7 +124,9 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
     caplog.set_level(logging.INFO)
     guild_b = second_guild(fake_discord)
     general_b, logs_b = guild_b.channels
-    running = await start(fake_discord, sim, tmp_path, guild_b, secret_key=SECRET)
+    running = await start(
+        fake_discord, sim, tmp_path, guild_b, secret_key=SECRET, allow_private_proxies=True
+    )
     try:
         mod2 = next(m.user for m in guild_b.members if m.user.username == "mod2")
         await admin(
@@ -220,7 +222,9 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
         assert "operator's again" in cleared["content"]
         await wait_audit(fake_discord, logs_b.id, "own image service disconnected")
         assert await running.stop() == 0
-        running = await start(fake_discord, sim, tmp_path, guild_b, secret_key=SECRET)
+        running = await start(
+            fake_discord, sim, tmp_path, guild_b, secret_key=SECRET, allow_private_proxies=True
+        )
         sim_b.advance(JOB_SECONDS)
         assert (await wait_final(fake_discord, int(job_b2["id"])))["attachments"]
         assert "a whale across a change" not in submitted_prompts(sim)
@@ -278,3 +282,35 @@ async def test_api_set_without_a_secret_key_tells_the_operator_what_to_set(
     assert handle.response_type != 9  # no dialog
     message = await answer(handle)
     assert "MJBOT_SECURITY__SECRET_KEY" in message["content"]
+
+
+async def test_an_address_on_the_bots_own_network_is_refused_unless_allowed(
+    fake_discord: FakeDiscord, sim: Simulator, sim_b: Simulator, tmp_path: Path
+) -> None:
+    guild_b = second_guild(fake_discord)
+    running = await start(fake_discord, sim, tmp_path, guild_b, secret_key=SECRET)
+    try:
+        form = {
+            "api_base_url": sim_b.base_url,  # 127.0.0.1: this machine
+            "api_path_prefix": "/v1/mj",
+            "api_api_key": KEY_B,
+            "api_auth_style": "bearer",
+            "api_backend": "new-api",
+        }
+        refused = await connect(fake_discord, guild_b, form)
+        assert "private network or this machine" in refused
+        metadata = await connect(
+            fake_discord, guild_b, {**form, "api_base_url": "http://169.254.169.254"}
+        )
+        assert "private network or this machine" in metadata
+        assert not sim_b.requests  # not even probed
+        shown = await admin(
+            fake_discord, "api show", user=_member(guild_b, "mod2"), guild_id=guild_b.id
+        )
+        assert "operator's image service" in shown["content"]
+    finally:
+        assert await running.stop() == 0
+
+
+def _member(guild: Guild, name: str) -> User:
+    return next(m.user for m in guild.members if m.user.username == name)
