@@ -191,6 +191,20 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
         stats_a = (await admin(fake_discord, "stats"))["embeds"][0]["description"]
         assert "Estimated cost: **0.05**" in stats_a and "own image service" not in stats_a
 
+        # /show of a job whose message is gone fetches its image again from its own proxy.
+        await fake_discord.store.delete(int(final_b["id"]))
+        downloads_before = len(downloads(sim_b)), len(downloads(sim))
+        shown_again = await fake_discord.slash(
+            "show",
+            {"job": str(jobs["a blue whale in server B"].id)},
+            user=_member(guild_b, "carol"),
+            guild_id=guild_b.id,
+        )
+        said = await shown_again.wait_original(lambda m: m.get("content"))
+        assert "uploaded again from the image service" in said["content"]
+        assert len(downloads(sim_b)) == downloads_before[0] + 1
+        assert len(downloads(sim)) == downloads_before[1]
+
         # The server's key is refused from now on, while a job runs in each server: its polls
         # are refused, its job waits and says so, its moderators are told; server A goes on.
         await imagine_in(fake_discord, guild_b, "carol", "a whale when the key goes")
