@@ -22,6 +22,7 @@ from bot.config import AuthStyle, Backend, Settings
 from bot.errors import UserFacingError
 from bot.keys import KeyBox, KeyBoxError
 from bot.midjourney.client import MidjourneyClient
+from bot.proxy_health import Condition
 from bot.safety import register_secrets
 from bot.tracker import JobListener, Tracker
 from storage.jobs import JobRecord, JobRepository
@@ -227,6 +228,7 @@ class ProxyRegistry:
             tracker = self._make_tracker(api)
             tracker.listener = self.listener
             tracker.health.alert = self._alert
+            tracker.health.log_templates = _own_log_templates(record)
             if self._started:
                 tracker.start()
             shared = ProxyHandle(record.id, endpoint, api, tracker)
@@ -362,3 +364,17 @@ class ProxyRegistry:
     def endpoint_of(self, record: ProxyRecord) -> Endpoint | None:
         handle = self._handle(record)
         return handle.endpoint if handle is not None else None
+
+
+def _own_log_templates(record: ProxyRecord) -> dict[Condition, str]:
+    """The one log line of a server's own proxy: not the operator's key to fix."""
+    where = f"the own proxy of guild {record.guild_id} ({record.base_url}{record.path_prefix})"
+    return {
+        "key_refused": (
+            f"{where} refuses its API key (HTTP %s): its moderators were told to connect a valid "
+            "one with /mjadmin api set; its running jobs resume by themselves"
+        ),
+        "quota": (
+            f"{where} says its account's balance is spent (HTTP %s): its moderators were told"
+        ),
+    }

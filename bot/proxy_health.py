@@ -103,6 +103,8 @@ class ProxyHealth:
         self._latest: Condition | None = None
         self._alerted: set[tuple[Condition, int]] = set()
         self._logged: set[Condition] = set()
+        # What the one log line says (a server's own proxy, bot/proxies.py, names its server).
+        self.log_templates: dict[Condition, str] = _LOG_ONCE
 
     @property
     def notice(self) -> str | None:
@@ -173,7 +175,7 @@ class ProxyHealth:
     def _log_once(
         self, condition: Condition, error: MidjourneyError | None, status: object
     ) -> None:
-        template = _LOG_ONCE.get(condition)
+        template = self.log_templates.get(condition)
         if template is None:
             log.warning("the proxy fails polls: %s (%s)", condition.replace("_", " "), error)
             return

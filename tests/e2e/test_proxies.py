@@ -248,6 +248,12 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
 
     # The key in clear: in no log record, no Discord message, no database file.
     assert not [r for r in caplog.records if KEY_B in r.getMessage()]
+    # The operator's log says whose key it is: not the one in the config.
+    [refused_log] = [
+        r.getMessage() for r in caplog.records if "refuses its API key" in r.getMessage()
+    ]
+    assert f"guild {guild_b.id}" in refused_log and "midjourney.api_key" not in refused_log
+    assert not [r for r in caplog.records if "refuses the bot's API key" in r.getMessage()]
     assert KEY_B not in json.dumps(list(fake_discord.messages.values()))
     assert KEY_B not in json.dumps([i.modal for i in fake_discord.interactions.values()])
     assert_not_stored(tmp_path, KEY_B)
