@@ -196,6 +196,18 @@ async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
         await db.close()
         sentences.append(f"The database at '{settings.storage.path}' opens and is up to date.")
     mj = settings.midjourney
+    if not mj.base_url and not mj.allow_default:
+        sentences.append(
+            "No default proxy is configured (midjourney.allow_default = false): each server "
+            "connects its own with /mjadmin api set."
+        )
+        if not settings.security.secret_key.get_secret_value().strip():
+            ok = False
+            sentences.append(
+                "Setting 'security.secret_key' is empty, so no server can connect its own proxy: "
+                "set it (or MJBOT_SECURITY__SECRET_KEY) to a key from Fernet.generate_key()."
+            )
+        return ok, sentences
     async with MidjourneyClient(
         mj.base_url,
         mj.path_prefix,

@@ -28,8 +28,8 @@ def config(tmp_path: Path, secret: str) -> Path:
     path = tmp_path / "config.toml"
     db = tmp_path / "mjbot.sqlite3"
     path.write_text(
-        f'[midjourney]\nallow_default = false\n[storage]\npath = "{db}"\n'
-        f'[security]\nsecret_key = "{secret}"\n',
+        f'[discord]\ntoken = "a-token"\n[midjourney]\nallow_default = false\n'
+        f'[storage]\npath = "{db}"\n[security]\nsecret_key = "{secret}"\n',
         encoding="utf-8",
     )
     return path
@@ -146,3 +146,11 @@ async def test_mock_api_serves_two_servers_keys(cli: Any) -> None:
     assert await process.terminate() == 0
     assert "key-of-server-a" not in process.all_stderr
     assert "key-of-server-b" not in process.all_stderr
+
+
+def test_check_without_a_default_proxy_needs_the_secret_key(tmp_path: Path) -> None:
+    fine = run_cli("check", "--config", str(config(tmp_path, Fernet.generate_key().decode())))
+    assert fine.returncode == 0, fine.stderr
+    assert "No default proxy is configured" in fine.stdout
+    missing = run_cli("check", "--config", str(config(tmp_path, "")))
+    assert missing.returncode == 1 and "security.secret_key' is empty" in missing.stdout
