@@ -45,7 +45,11 @@ async def probe(client: MidjourneyClient) -> ProbeResult:
     started = time.monotonic()
     try:
         await client.list_by_condition([])
-    except NotFoundError:
+    except (APIStatusError, BadResponseError) as exc:
+        if isinstance(exc, AuthenticationError | RateLimitError):
+            waited = time.monotonic() - started
+            return ProbeResult(False, [_explain(client, exc, "task/list-by-condition", waited)])
+        # fetch answered: the tracker polls each job alone (and tries the batch again later)
         return ProbeResult(
             True,
             [

@@ -42,6 +42,15 @@ async def test_a_spent_balance_is_named_not_unreachable(
     assert "cannot be reached" not in result.sentences[0]
 
 
+async def test_a_batch_route_answering_500_is_fine_when_fetch_works(
+    make_sim: MakeSim, make_client: MakeClient
+) -> None:
+    sim = await make_sim("plus", quirks=["no-batch-route"])
+    result = await probe(make_client(sim))
+    assert result.ok
+    assert "poll each job alone" in result.sentences[-1]
+
+
 async def test_a_wrong_auth_style_for_trueai(make_sim: MakeSim, make_client: MakeClient) -> None:
     sim = await make_sim("trueai")
     result = await probe(make_client(sim, auth_style="bearer"))
