@@ -10,7 +10,6 @@ server's proxy keeps polling, clicking and downloading at the right place.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,40 +21,28 @@ from bot.config import AuthStyle, Backend, Settings
 from bot.errors import UserFacingError
 from bot.keys import KeyBox, KeyBoxError
 from bot.midjourney.client import MidjourneyClient
-from bot.proxy_health import Condition
-from bot.safety import register_secrets
-from bot.tracker import JobListener, Tracker
+from bot.proxy_endpoint import (
+    Endpoint,
+    UnreadableKey,
+    add_log_secrets,
+    own_log_templates,
+    remember_secret,
+)
+from bot.tracker import JobListener, TaskSource, Tracker
 from storage.jobs import JobRecord, JobRepository
 from storage.proxies import ProxyRecord, ProxyRepository
 
 log = logging.getLogger(__name__)
 
-TrackerFactory = Callable[[MidjourneyClient], Tracker]
+__all__ = ["Endpoint", "ProxyHandle", "ProxyRegistry", "add_log_secrets", "remember_secret"]
+
+TrackerFactory = Callable[[TaskSource], Tracker]
 AlertSink = Callable[[int, str], Awaitable[None]]
 # A server's own key refused / its balance spent: its moderators act with /mjadmin api.
 OWN_PROXY_ALERTS = {
     "proxy.audit.key_refused": "proxies.audit.key_refused",
     "proxy.audit.quota": "proxies.audit.quota",
 }
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """What a client needs; `identity` tells two proxies apart without showing the key."""
-
-    base_url: str
-    path_prefix: str
-    api_key: str
-    auth_style: AuthStyle
-    backend: Backend
-
-    def __repr__(self) -> str:
-        return f"Endpoint({self.base_url}{self.path_prefix}, {self.auth_style}, {self.backend})"
-
-    @property
-    def identity(self) -> str:
-        raw = "\n".join((self.base_url, self.path_prefix, self.auth_style, self.api_key))
-        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -74,21 +61,6 @@ class ProxyHandle:
     @property
     def base_url(self) -> str:
         return self.endpoint.base_url
-
-
-def add_log_secrets(secrets: list[str]) -> None:
-    """Keys learnt at run time are redacted from the log like the configured ones."""
-    from bot.logs import RedactingFilter
-
-    for handler in logging.getLogger().handlers:
-        for flt in handler.filters:
-            if isinstance(flt, RedactingFilter):
-                flt.add_secrets(secrets)
-
-
-def remember_secret(api_key: str) -> None:
-    register_secrets([api_key])
-    add_log_secrets([api_key])
 
 
 class ProxyRegistry:
@@ -126,6 +98,8 @@ class ProxyRegistry:
         self._handles: dict[int, ProxyHandle] = {}
         self._current: dict[int, int] = {}  # guild id -> proxy id
         self._unusable: set[int] = set()
+        # Pollers of proxies whose key cannot be read: they only run their jobs' deadlines.
+        self._stranded: dict[int, Tracker] = {}
         self._started = False
         self.listener: JobListener | None = None
         self.alert: AlertSink | None = None
@@ -140,7 +114,7 @@ class ProxyRegistry:
 
     @property
     def trackers(self) -> list[Tracker]:
-        return [h.tracker for h in self._by_identity.values()]
+        return [h.tracker for h in self._by_identity.values()] + list(self._stranded.values())
 
     @property
     def followed_count(self) -> int:
@@ -228,7 +202,7 @@ class ProxyRegistry:
             tracker = self._make_tracker(api)
             tracker.listener = self.listener
             tracker.health.alert = self._alert
-            tracker.health.log_templates = _own_log_templates(record)
+            tracker.health.log_templates = own_log_templates(record)
             if self._started:
                 tracker.start()
             shared = ProxyHandle(record.id, endpoint, api, tracker)
@@ -285,8 +259,22 @@ class ProxyRegistry:
         try:
             handle = await self.for_job(job)
         except UserFacingError:
-            return  # logged once by _handle
+            self._stranded_tracker(job).follow(job)  # logged once by _handle
+            return
         handle.tracker.follow(job)
+
+    def _stranded_tracker(self, job: JobRecord) -> Tracker:
+        """A job whose proxy's key cannot be read (secret key missing or changed): its server's
+        moderators are told its key is refused, and it fails at its deadline, not never."""
+        proxy_id = job.proxy_id or 0
+        tracker = self._stranded.get(proxy_id)
+        if tracker is None:
+            tracker = self._stranded[proxy_id] = self._make_tracker(UnreadableKey())
+            tracker.listener = self.listener
+            tracker.health.alert = self._alert
+            if self._started:
+                tracker.start()
+        return tracker
 
     def unfollow(self, task_id: str) -> None:
         for tracker in self.trackers:
@@ -364,17 +352,3 @@ class ProxyRegistry:
     def endpoint_of(self, record: ProxyRecord) -> Endpoint | None:
         handle = self._handle(record)
         return handle.endpoint if handle is not None else None
-
-
-def _own_log_templates(record: ProxyRecord) -> dict[Condition, str]:
-    """The one log line of a server's own proxy: not the operator's key to fix."""
-    where = f"the own proxy of guild {record.guild_id} ({record.base_url}{record.path_prefix})"
-    return {
-        "key_refused": (
-            f"{where} refuses its API key (HTTP %s): its moderators were told to connect a valid "
-            "one with /mjadmin api set; its running jobs resume by themselves"
-        ),
-        "quota": (
-            f"{where} says its account's balance is spent (HTTP %s): its moderators were told"
-        ),
-    }

@@ -32,7 +32,7 @@ from bot.proxies import ProxyRegistry
 from bot.proxy_admin import ProxyAdmin
 from bot.retention import RetentionSweeper
 from bot.safety import register_secrets
-from bot.tracker import Tracker
+from bot.tracker import TaskSource, Tracker
 from storage.db import Database
 from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
@@ -184,7 +184,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     users = UserSettingsRepository(db)
     gate = Gate(guilds, settings.quota, clock=clock)
 
-    def make_tracker(client: MidjourneyClient) -> Tracker:
+    def make_tracker(client: TaskSource) -> Tracker:
         made = Tracker(
             client,
             job_repo,

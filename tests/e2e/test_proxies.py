@@ -56,10 +56,19 @@ async def sim_b() -> AsyncIterator[Simulator]:
 
 
 async def start(
-    fake: FakeDiscord, sim: Simulator, tmp_path: Path, guild: Guild | None, **security: Any
+    fake: FakeDiscord,
+    sim: Simulator,
+    tmp_path: Path,
+    guild: Guild | None,
+    midjourney: dict[str, Any] | None = None,
+    **security: Any,
 ) -> RunningBot:
     settings = make_settings(
-        fake, sim, tmp_path / "mjbot.sqlite3", quota={"prices": {"imagine": 0.05}}
+        fake,
+        sim,
+        tmp_path / "mjbot.sqlite3",
+        quota={"prices": {"imagine": 0.05}},
+        midjourney=midjourney,
     )
     from bot.config import SecuritySettings
 
@@ -334,3 +343,51 @@ async def test_an_address_on_the_bots_own_network_is_refused_unless_allowed(
 
 def _member(guild: Guild, name: str) -> User:
     return next(m.user for m in guild.members if m.user.username == name)
+
+
+async def test_jobs_whose_key_cannot_be_read_fail_at_their_deadline_and_say_why(
+    fake_discord: FakeDiscord, sim: Simulator, sim_b: Simulator, tmp_path: Path
+) -> None:
+    """The operator lost or changed security.secret_key without `mjbot rotate-key`."""
+    guild_b = second_guild(fake_discord)
+    general_b, logs_b = guild_b.channels
+    mod2 = _member(guild_b, "mod2")
+    quick = {"job_timeout_minutes": 0.05}  # 3 s
+    running = await start(
+        fake_discord, sim, tmp_path, guild_b, quick, secret_key=SECRET, allow_private_proxies=True
+    )
+    try:
+        await admin(
+            fake_discord, "auditlog", {"channel": logs_b.id}, user=mod2, guild_id=guild_b.id
+        )
+        form = {
+            "api_base_url": sim_b.base_url,
+            "api_path_prefix": "/v1/mj",
+            "api_api_key": KEY_B,
+            "api_auth_style": "bearer",
+            "api_backend": "new-api",
+        }
+        assert "Saved" in await connect(fake_discord, guild_b, form)
+        await imagine_in(fake_discord, guild_b, "carol", "a whale before the key changed")
+        job = await wait_job_message(fake_discord, "a whale before the key changed")
+        assert await running.stop() == 0
+        other = Fernet.generate_key().decode()
+        running = await start(fake_discord, sim, tmp_path, guild_b, quick, secret_key=other)
+        await wait_audit(fake_discord, logs_b.id, "own image service refuses its API key")
+        failed = await fake_discord.wait_for(
+            lambda: "given up" in (m := fake_discord.messages[int(job["id"])])["content"] and m,
+            timeout=10.0,
+        )
+        assert "a whale before the key changed" in failed["content"]
+        submits = sim_b.submits
+        handle = await imagine_in(fake_discord, guild_b, "carol", "a whale after it")
+        refusal = await fake_discord.wait_for(
+            lambda: next(
+                (m for m in [handle.original, *handle.followups] if m and m["content"]), None
+            )
+        )
+        assert "cannot be used right now" in refusal["content"]
+        assert sim_b.submits == submits and int(job["channel_id"]) == general_b.id
+    finally:
+        if not running.task.done():
+            assert await running.stop() == 0
