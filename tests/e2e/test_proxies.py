@@ -16,7 +16,16 @@ from bot.midjourney.probe import PROBE_TASK_ID
 from bot.midjourney.simulator import ManualClock, Simulator
 from bot.midjourney.simulator.server import RecordedRequest
 from tests.e2e.harness import RunningBot, make_settings, start_bot
-from tests.e2e.steps import EPHEMERAL, JOB_SECONDS, wait_final, wait_job_message
+from tests.e2e.steps import (
+    EPHEMERAL,
+    JOB_SECONDS,
+    click,
+    is_public_bot_message,
+    labels,
+    parent_of,
+    wait_final,
+    wait_job_message,
+)
 from tests.e2e.test_admin import admin, answer
 from tests.fakes.discord import MANAGE_GUILD, FakeDiscord, Interaction
 from tests.fakes.discord.models import Channel, Guild, Member, Role, User
@@ -117,6 +126,17 @@ def downloads(sim: Simulator) -> list[RecordedRequest]:
     return [r for r in sim.requests if "/sim/images/" in r.path or "/image/" in r.path]
 
 
+async def child_of(fake: FakeDiscord, parent: dict[str, Any]) -> dict[str, Any]:
+    """The job message of a click on `parent` (in its channel: audit lines link parents too)."""
+    return await fake.wait_message(
+        lambda m: (
+            is_public_bot_message(fake, m)
+            and parent_of(m) == int(parent["id"])
+            and m["channel_id"] == parent["channel_id"]
+        )
+    )
+
+
 def wait_audit(fake: FakeDiscord, channel_id: int, text: str) -> Any:
     return fake.wait_for(
         lambda: next((m for m in fake.channel_messages(channel_id) if text in m["content"]), None)
@@ -199,6 +219,22 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
         assert "1 of these jobs ran on this server's own image service" in description_b
         stats_a = (await admin(fake_discord, "stats"))["embeds"][0]["description"]
         assert "Estimated cost: **0.05**" in stats_a and "own image service" not in stats_a
+
+        # Buttons follow each server's backend family; a click goes to the job's own proxy.
+        actions_a, actions_b = sim.count("/submit/action"), sim_b.count("/submit/action")
+        await click(fake_discord, final_b, "U1", user=_member(guild_b, "carol"))
+        await click(fake_discord, final_a, "U1")
+        upscale_b = await child_of(fake_discord, final_b)
+        upscale_a = await child_of(fake_discord, final_a)
+        assert sim_b.count("/submit/action") == actions_b + 1
+        assert sim.count("/submit/action") == actions_a + 1
+        sim.advance(JOB_SECONDS)
+        sim_b.advance(JOB_SECONDS)
+        upscale_b = await wait_final(fake_discord, int(upscale_b["id"]))
+        upscale_a = await wait_final(fake_discord, int(upscale_a["id"]))
+        assert "Animate (High motion)" in labels(upscale_a)  # plus offers it
+        assert "Animate (High motion)" not in labels(upscale_b)  # new-api refuses it: hidden
+        assert "Vary (Strong)" in labels(upscale_b)
 
         # /show of a job whose message is gone fetches its image again from its own proxy.
         await fake_discord.store.delete(int(final_b["id"]))
