@@ -7,7 +7,7 @@ import datetime as dt
 from bot.i18n import has_key, t
 from bot.info import message_link
 from bot.members import HistoryPage, JobInfo, Located, UsageReport
-from bot.render import action_name, failure_text, shown_prompt
+from bot.render import action_name, failure_text, pick_kind, shown_prompt
 from storage.jobs import JobRecord
 
 CONTENT_LIMIT = 2000
@@ -103,9 +103,12 @@ def render_job_info(info: JobInfo, locale: str) -> str:
     lines = [
         t(locale, "members.info.title", id=job.id),
         t(locale, "members.info.member", user=f"<@{job.requester_id}>"),
-        t(locale, "members.info.prompt", prompt=_safe(_clip(job.final_prompt or job.prompt, 900))),
-        t(locale, "members.info.action", action=kind_name(job, locale)),
+        t(locale, "members.info.prompt", prompt=_safe(_clip(job.prompt, 700)) or "–"),
     ]
+    ran = job.final_prompt
+    if ran and ran != job.prompt and pick_kind(job) is None:
+        lines.append(t(locale, "members.info.ran", prompt=_safe(_clip(ran, 700))))
+    lines.append(t(locale, "members.info.action", action=kind_name(job, locale)))
     if info.parent is not None:
         parent = info.parent
         if parent.message is None:
@@ -140,12 +143,17 @@ def render_job_info(info: JobInfo, locale: str) -> str:
 def render_usage(report: UsageReport, locale: str) -> str:
     lines = [
         t(locale, "members.usage.title", user=f"<@{report.user_id}>"),
-        t(locale, "members.usage.today", count=_number(report.today), jobs=report.jobs_today),
+        t(
+            locale,
+            "members.usage.today",
+            count=_number(report.today),
+            jobs=t(locale, "members.usage.jobs", count=report.jobs_today),
+        ),
         t(
             locale,
             "members.usage.week",
             count=_number(report.week),
-            jobs=report.jobs_week,
+            jobs=t(locale, "members.usage.jobs", count=report.jobs_week),
             since=f"<t:{int(report.week_start)}:d>",
         ),
     ]

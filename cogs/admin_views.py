@@ -122,8 +122,8 @@ def stats_message(locale: str, report: StatsReport) -> tuple[discord.Embed, disc
         t(
             locale,
             "admin.stats.summary",
-            jobs=summary.jobs,
-            units=_num(summary.units),
+            jobs=t(locale, "admin.stats.jobs", count=summary.jobs),
+            units=t(locale, "admin.stats.units", count=_num(summary.units)),
             failures=summary.failures,
         )
     ]

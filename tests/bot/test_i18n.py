@@ -327,3 +327,11 @@ def test_english_sentences_with_a_number_agree_with_it() -> None:
         t("en", "admin.quota.cap_set", units=5)
         == "✅ The whole server may now spend 5 units a day."
     )
+
+
+def test_a_sentence_with_two_counts_takes_each_in_its_own_plural_form() -> None:
+    jobs = t("en", "admin.stats.jobs", count=1)
+    units = t("en", "admin.stats.units", count="1")
+    summary = t("en", "admin.stats.summary", jobs=jobs, units=units, failures=0)
+    assert summary == "**1** job · **1** unit · **0** failed"
+    assert t("zh-CN", "admin.stats.jobs", count=1) == "**1** 个任务"

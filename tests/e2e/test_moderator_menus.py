@@ -26,6 +26,7 @@ async def test_job_info_for_a_moderator_and_not_for_a_member(
     assert handle.ephemeral
     assert f"**Job #{child.id}**" in info and f"Member: <@{alice.id}>" in info
     assert "Prompt as sent: `a copper kettle`" in info and "Upscale (U3)" in info
+    assert "image service ran" not in info  # the simulator ran it as sent
     assert f"Started from job #{child.parent_job_id}: https://discord.com/channels/" in info
     assert f"/{grid['id']}" in info and f"Task id: `{child.task_id}`" in info
     assert "State: ✅ success" in info and "Submitted <t:" in info and "finished <t:" in info
