@@ -69,9 +69,10 @@ async def test_suffix_and_option_sets_are_validated_like_prompts(
     fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
 ) -> None:
     await mjbot()
-    await fake_discord.slash(
+    added = await fake_discord.slash(
         ("mjadmin", "words", "add"), {"word": "dragon"}, user=fake_discord.users["mod"]
     )
+    await added.wait_original(lambda m: "dragon" in m.get("content", ""))
     panel_id = int((await open_panel(fake_discord))["id"])
 
     async def refusal(button: str, text: str) -> str:
