@@ -285,11 +285,15 @@ class ProxyRegistry:
             tracker.wake(task_id)
 
     async def cancel(self, task_id: str) -> bool:
-        """Cancel at the proxy that follows the task (the default one when none does)."""
-        for handle in self._by_identity.values():
-            if task_id in handle.tracker.followed_task_ids:
-                return await handle.api.cancel(task_id)
-        return await self._default.api.cancel(task_id)
+        """Cancel at the proxy the task's job was submitted to (it is unfollowed already)."""
+        job = await self._jobs.get_by_task_id(task_id)
+        handle = self._default
+        if job is not None:
+            try:
+                handle = await self.for_job(job)
+            except UserFacingError:
+                return False  # its key cannot be read: nothing can be asked of its proxy
+        return await handle.api.cancel(task_id)
 
     async def resume(self) -> list[JobRecord]:
         """Follow every unfinished job at its own proxy."""

@@ -179,6 +179,9 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
 
         shown = await admin(fake_discord, "api show", user=mod2, guild_id=guild_b.id)
         assert sim_b.base_url in shown["content"] and f"`{KEY_B[-4:]}`" in shown["content"]
+        tested = await admin(fake_discord, "api test", user=mod2, guild_id=guild_b.id)
+        assert "answers and accepts the key" in tested["content"] and "works" in tested["content"]
+        assert sim_b.base_url in tested["content"] and sim_b.submits == 0
         config = await admin(fake_discord, "config", user=mod2, guild_id=guild_b.id)
         [field] = [f for f in config["embeds"][0]["fields"] if f["name"] == "Image service"]
         assert sim_b.base_url in field["value"] and KEY_B[-4:] in field["value"]
@@ -305,9 +308,12 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
 
 
 def assert_not_stored(folder: Path, key: str) -> None:
-    """Neither the database nor its WAL holds the key (with or without its sk- prefix)."""
-    files = list(folder.glob("mjbot.sqlite3*"))
-    assert files
+    """Neither the database, its WAL nor a backup holds the key (with or without sk-)."""
+    from storage.backup import backup_database
+
+    backup_database(folder / "mjbot.sqlite3", folder / "backup.sqlite3")
+    files = [*folder.glob("mjbot.sqlite3*"), folder / "backup.sqlite3"]
+    assert len(files) >= 2
     for path in files:
         data = path.read_bytes()
         assert key.encode() not in data and key.removeprefix("sk-").encode() not in data
@@ -427,3 +433,36 @@ async def test_jobs_whose_key_cannot_be_read_fail_at_their_deadline_and_say_why(
     finally:
         if not running.task.done():
             assert await running.stop() == 0
+
+
+async def test_a_moderators_cancel_reaches_the_jobs_own_proxy(
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    sim_b = Simulator("trueai", api_key=KEY_B, prefix="/mj-fast/mj", clock=ManualClock())
+    await sim_b.start()
+    guild_b = second_guild(fake_discord)
+    running = await start(
+        fake_discord, sim, tmp_path, guild_b, secret_key=SECRET, allow_private_proxies=True
+    )
+    try:
+        form = {
+            "api_base_url": sim_b.base_url,
+            "api_path_prefix": "/mj-fast/mj",
+            "api_api_key": KEY_B,
+            "api_auth_style": "raw",
+            "api_backend": "trueai",
+        }
+        assert "Saved" in await connect(fake_discord, guild_b, form)
+        await imagine_in(fake_discord, guild_b, "carol", "a whale to cancel")
+        await wait_job_message(fake_discord, "a whale to cancel")
+        [job] = [j for j in await _all_jobs(running) if j.prompt == "a whale to cancel"]
+        mod2 = _member(guild_b, "mod2")
+        done = await admin(
+            fake_discord, "jobs cancel", {"job": job.id}, user=mod2, guild_id=guild_b.id
+        )
+        assert str(job.id) in done["content"]
+        assert sim_b.count(f"/task/{job.task_id}/cancel") == 1
+        assert sim.count("/cancel") == 0
+    finally:
+        assert await running.stop() == 0
+        await sim_b.stop()
