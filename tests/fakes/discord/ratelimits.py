@@ -79,8 +79,10 @@ class RateLimiter:
     limits: Limits = field(default_factory=Limits)
     enabled: bool = True
     limited: list[Limited] = field(default_factory=list)
-    # Requests per whole second of the fake's clock (all REST routes), for benchmarks.
+    # Requests per whole second of the fake's clock, for benchmarks: all REST routes, and those
+    # bound by the global limit.
     per_second: Counter[int] = field(default_factory=Counter)
+    global_per_second: Counter[int] = field(default_factory=Counter)
     _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
     _global: _Bucket = field(init=False)
 
@@ -151,6 +153,7 @@ class RateLimiter:
         bucket.used += 1
         if global_applies:
             self._global.used += 1
+            self.global_per_second[int(now)] += 1
         return self._headers(bucket, now), None
 
     def _headers(self, bucket: _Bucket, now: float) -> dict[str, str]:
