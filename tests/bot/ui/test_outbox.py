@@ -116,3 +116,23 @@ async def test_a_cancelled_waiter_gives_its_place_away() -> None:
     async with outbox.slot(Priority.PROGRESS, Route.token("b")):
         pass
     assert outbox.waiting == 0
+
+
+async def test_progress_edits_are_paced_on_every_route_finals_are_not() -> None:
+    outbox = Outbox(progress_per_second=5, max_in_flight=100)
+    start = time.monotonic()
+    times: list[float] = []
+
+    async def progress(n: int) -> None:
+        async with outbox.slot(Priority.PROGRESS, Route.token(f"job-{n}")):
+            times.append(time.monotonic() - start)
+
+    waiting = asyncio.gather(*(progress(n) for n in range(12)))
+    await asyncio.sleep(0.1)
+    before = time.monotonic()
+    async with outbox.slot(Priority.FINAL, Route.token("final")):
+        assert time.monotonic() - before < 0.2  # a final never waits for the progress budget
+    await waiting
+    for t0 in times:
+        assert sum(1 for t in times if t0 <= t < t0 + 0.95) <= 5
+    assert times[-1] >= 2.0
