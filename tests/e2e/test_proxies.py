@@ -466,3 +466,47 @@ async def test_a_moderators_cancel_reaches_the_jobs_own_proxy(
     finally:
         assert await running.stop() == 0
         await sim_b.stop()
+
+
+async def test_without_a_default_a_server_works_with_its_own_proxy_until_it_clears_it(
+    fake_discord: FakeDiscord, sim: Simulator, sim_b: Simulator, tmp_path: Path
+) -> None:
+    running = await start(
+        fake_discord,
+        sim,
+        tmp_path,
+        None,
+        {"allow_default": False},
+        secret_key=SECRET,
+        allow_private_proxies=True,
+    )
+    try:
+        mod = fake_discord.users["mod"]
+        handle = await fake_discord.slash(("mjadmin", "api", "set"), user=mod)
+        await handle.wait_response()
+        form = {
+            "api_base_url": sim_b.base_url,
+            "api_path_prefix": "/v1/mj",
+            "api_api_key": KEY_B,
+            "api_auth_style": "bearer",
+            "api_backend": "new-api",
+        }
+        assert "Saved" in (await answer(await fake_discord.submit_modal(handle, form)))["content"]
+        await imagine_in(fake_discord, fake_discord.guild, "alice", "a fox on its own proxy")
+        await wait_job_message(fake_discord, "a fox on its own proxy")
+        assert submitted_prompts(sim_b) == ["a fox on its own proxy"] and sim.submits == 0
+
+        cleared = await admin(fake_discord, "api clear")
+        assert "This bot offers no shared one" in cleared["content"]
+        handle = await imagine_in(fake_discord, fake_discord.guild, "alice", "a fox too late")
+        told = await fake_discord.wait_for(
+            lambda: next(
+                (m for m in [handle.original, *handle.followups] if m and m["content"]), None
+            )
+        )
+        assert "A moderator must connect one with `/mjadmin api set`" in told["content"]
+        assert sim.submits == 0 and sim_b.submits == 1
+        again = await admin(fake_discord, "api clear")
+        assert "no image service of its own" in again["content"]
+    finally:
+        assert await running.stop() == 0
