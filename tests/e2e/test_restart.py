@@ -118,6 +118,11 @@ async def test_kill_mid_job_then_restart(
         if second.process.returncode is None:
             await second.kill()
     assert not any("Traceback" in line for line in second.lines), "\n".join(second.lines)
+    # The new process knows nothing of the bucket the killed one was using: its first edit
+    # through the same interaction token may meet that bucket full (discord.py waits, retries).
+    limited = fake_discord.take_rate_limited()
+    assert len(limited) <= 2
+    assert all(hit.path.startswith("/webhooks/") and hit.scope == "user" for hit in limited)
 
 
 async def test_interaction_token_expiry_during_a_long_job(
