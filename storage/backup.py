@@ -23,18 +23,26 @@ class BackupResult:
 
 
 def backup_database(source: str | Path, target: str | Path) -> BackupResult:
-    """Copy the database at `source` to `target` (a file, or a folder to put a dated file in).
+    """Copy the database at `source` to `target` (a file, or a folder to put a dated file in;
+    a `target` string ending with a separator is a folder, made if missing).
 
     The copy is written next to its target and renamed into place once complete and checked,
     so a target never holds half a backup; it is a self-contained file (no -wal to carry).
     """
     started = time.monotonic()
     source = Path(source)
+    # "backups/" names a folder even before it exists (Path() drops the trailing separator).
+    folder = isinstance(target, str) and target.endswith(("/", os.sep))
     target = Path(target)
-    if target.is_dir():
-        target = target / time.strftime("mjbot-%Y%m%d-%H%M%S.sqlite3", time.gmtime())
     if not source.is_file():
         raise StorageError(f"there is no database at {source} (check storage.path)")
+    if folder:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot make the folder {target}: {exc.strerror or exc}") from exc
+    if target.is_dir():
+        target = target / time.strftime("mjbot-%Y%m%d-%H%M%S.sqlite3", time.gmtime())
     if target.exists() and target.resolve() == source.resolve():
         raise StorageError("the backup would overwrite the database itself; choose another path")
     partial = target.with_name(target.name + ".partial")

@@ -548,6 +548,9 @@ def test_backup_needs_only_the_storage_settings(tmp_path: Path) -> None:
     assert missing.stderr.strip() == (
         f"mjbot: backup failed: there is no database at {tmp_path / 'no'} (check storage.path)"
     )
+    folder = run_cli("backup", f"{tmp_path / 'backups'}/", "--config", str(config))
+    assert folder.returncode == 0, folder.stderr
+    assert [p.name[:6] for p in (tmp_path / "backups").iterdir()] == ["mjbot-"]
 
 
 async def test_run_with_a_folder_as_database_says_so_once(

@@ -90,3 +90,15 @@ async def test_the_database_itself_is_not_a_target(tmp_path: Path) -> None:
         pass
     with pytest.raises(StorageError, match="overwrite the database itself"):
         backup_database(db_path, db_path)
+
+
+async def test_a_folder_that_does_not_exist_yet_is_made(tmp_path: Path) -> None:
+    # README and docs/operators.md: `mjbot backup backups/` (Docker: /data/backups/). It wrote a
+    # file named 'backups', and every later backup replaced it.
+    db_path = tmp_path / "mjbot.sqlite3"
+    async with await Repositories.open(db_path):
+        pass
+    result = backup_database(db_path, f"{tmp_path / 'backups'}/")
+    assert (tmp_path / "backups").is_dir()
+    assert result.target.parent == tmp_path / "backups"
+    assert result.target.name.startswith("mjbot-") and result.target.is_file()
