@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def requests_for(fake: FakeDiscord, message_id: int) -> list[tuple[str, str]]:
 
 
 def token_of(db: Path, message_id: int) -> tuple[Any, ...]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         row = conn.execute(
             "SELECT job_id, interaction_token, token_expires_at FROM messages WHERE message_id = ?",
             (message_id,),
