@@ -27,6 +27,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -165,7 +166,7 @@ async def submit(fake: FakeDiscord, jobs: int, channels: list[int]) -> dict[int,
 
 async def finish_times(sim_url: str, db: Path, message_ids: list[int]) -> dict[int, float]:
     """The proxy's finishTime (s) of the task behind each job message."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         rows = conn.execute(
             "SELECT m.message_id, j.task_id FROM messages m JOIN jobs j ON j.id = m.job_id"
         ).fetchall()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def test_rotate_key_reencrypts_every_stored_key(tmp_path: Path) -> None:
     result = run_cli("rotate-key", "--config", str(cfg), "--new-key", new)
     assert result.returncode == 0, result.stderr
     assert "Re-encrypted 2 stored API keys" in result.stdout and new not in result.stdout
-    with sqlite3.connect(db_path) as conn:
+    with closing(sqlite3.connect(db_path)) as conn:
         stored = [row[0] for row in conn.execute("SELECT key_encrypted FROM proxies")]
     assert [KeyBox(new).decrypt(s) for s in stored] == [API_KEY, API_KEY]
     # Again (the operator was not sure it ran): harmless.
@@ -106,7 +107,7 @@ def test_rotate_key_reencrypts_every_stored_key(tmp_path: Path) -> None:
     other = Fernet.generate_key().decode()
     refused = run_cli("rotate-key", "--config", str(wrong), "--new-key", other)
     assert refused.returncode == 1 and "nothing was changed" in refused.stderr
-    with sqlite3.connect(db_path) as conn:
+    with closing(sqlite3.connect(db_path)) as conn:
         after = [row[0] for row in conn.execute("SELECT key_encrypted FROM proxies")]
     assert [KeyBox(new).decrypt(s) for s in after] == [API_KEY, API_KEY]
 
