@@ -28,6 +28,7 @@ from bot.midjourney.outcomes import (
     SubmitOutcome,
     Submitted,
 )
+from bot.midjourney.reasons import reason_key
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,23 @@ def refused_condition(outcome: SubmitOutcome) -> Condition | None:
         return outcome.kind
     if isinstance(outcome, Rejected) and outcome.http_status in (401, 403):
         return "key_refused"
+    if isinstance(outcome, Rejected):
+        # A reseller's "quota_not_enough" / "余额不足" with a return code, not a 429: members are
+        # told a moderator must top it up, so the moderators are told too.
+        reason = reason_key(outcome.description)
+        if reason == "quota":
+            return "quota"
+        if reason == "key_refused":
+            return "key_refused"
     return None
+
+
+def _submit_status(outcome: SubmitOutcome) -> str:
+    """How a submit's refusal answered, for the operator's log line ("HTTP %s")."""
+    status = getattr(outcome, "http_status", None)
+    if status is None and isinstance(outcome, Rejected):
+        return f"2xx, code {outcome.code}, on a submit"
+    return f"{status}, on a submit"
 
 
 def condition_of(error: MidjourneyError) -> Condition:
@@ -156,7 +173,7 @@ class ProxyHealth:
         refused = refused_condition(outcome)
         if refused in AUDIT_KEYS:
             assert refused is not None
-            self._log_once(refused, None, "on a submit")
+            self._log_once(refused, None, _submit_status(outcome))
             await self._tell(refused, [guild_id])
 
     async def _tell(self, condition: Condition, guild_ids: Iterable[int | None]) -> None:

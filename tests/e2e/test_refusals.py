@@ -151,3 +151,24 @@ async def test_a_proxy_answering_with_errors_is_not_called_silent(
     sim.clear_faults()
     final = await finish(fake_discord, sim, int(message["id"]))
     assert "with errors" not in final["content"]
+
+
+async def test_a_spent_balance_in_the_proxys_words_tells_the_moderators_too(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A reseller's code-4 "quota_not_enough" (not a 429): the member is told a moderator must top
+    # it up, so the moderators must be told as well, and the operator's log say what answered.
+    caplog.set_level(logging.INFO)
+    await mjbot()
+    logs = await with_audit_channel(fake_discord)
+    sim.quirks = parse_quirks("chinese-reasons")
+    for prompt in ("a cat quirk:quota", "a dog quirk:quota"):
+        text = await private_answer(await imagine(fake_discord, prompt), "could not start")
+        assert "top it up" in text
+        await fake_discord.wait_for(lambda p=prompt: audit_lines(fake_discord, logs, p))  # type: ignore[misc]
+    assert len(audit_lines(fake_discord, logs, "balance or quota exhausted")) == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("bot")]
+    assert [e.getMessage() for e in errors] == [
+        "the proxy says the account's balance is spent (HTTP 2xx, code 4, on a submit): top it up "
+        "at the proxy or reseller; running jobs resume by themselves"
+    ]
