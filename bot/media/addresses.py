@@ -87,9 +87,16 @@ def _port(url: httpx.URL) -> int:
 class AddressGuard:
     """Resolves media hosts, refuses internal addresses except the proxy's own origin."""
 
-    def __init__(self, proxy_base_url: str, *, resolve: Resolver = system_resolve) -> None:
+    def __init__(
+        self,
+        proxy_base_url: str,
+        *,
+        resolve: Resolver = system_resolve,
+        setting: str = "midjourney.base_url",
+    ) -> None:
         self._proxy = httpx.URL(proxy_base_url)
         self._resolve = resolve
+        self._setting = setting  # where the operator finds the proxy's address, for the log
 
     def _is_proxy_origin(self, url: httpx.URL) -> bool:
         proxy = self._proxy
@@ -113,7 +120,7 @@ class AddressGuard:
             _WARNED.add(origin)
             log.warning(
                 "the proxy gives media addresses on this machine's loopback (%s://%s:%s), not its "
-                "own address: fetching them from %s://%s:%s (midjourney.base_url) instead. On "
+                "own address: fetching them from %s://%s:%s (%s) instead. On "
                 "new-api, set the server address (System settings -> ServerAddress) to the "
                 "address the bot reaches it by.",
                 url.scheme,
@@ -122,6 +129,7 @@ class AddressGuard:
                 self._proxy.scheme,
                 self._proxy.host,
                 _port(self._proxy),
+                self._setting,
             )
         return moved
 

@@ -69,7 +69,9 @@ class FinalMedia:
             return self._guard
         guard = self._guards.get(origin)
         if guard is None:
-            guard = self._guards[origin] = AddressGuard(origin)
+            # Another proxy than the operator's: a server's own, set with /mjadmin api set.
+            setting = f"the own proxy of guild {job.guild_id}, /mjadmin api set"
+            guard = self._guards[origin] = AddressGuard(origin, setting=setting)
         return guard
 
     def _name(self, job: JobRecord, ext: str) -> str:

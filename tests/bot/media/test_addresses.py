@@ -253,3 +253,28 @@ async def test_the_proxy_by_another_name_on_its_port_is_the_proxy(
         await fetch(client, guard, f"http://alias.test:{internal.port}/a.png")
     assert info.value.key == "image.blocked_address"
     assert internal.requests == []
+
+
+async def test_a_servers_own_proxy_with_loopback_media_is_named_as_such_in_the_warning(
+    sites: tuple[Site, Site], client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The operator would look at midjourney.base_url, which is not the proxy that answered.
+    from bot.media.final import FinalMedia
+    from tests.bot.factories import job
+
+    proxy, _ = sites
+    own = f"http://127.0.0.1:{proxy.port}"
+    media = FinalMedia(
+        client,
+        proxy_base_url="https://operator.example",
+        max_download_bytes=1 << 20,
+        timeout=5.0,
+        origin_of=lambda _: own,
+    )
+    done = job(state="success", guild_id=42, image_url="http://localhost:3001/mj/image/1")
+    with caplog.at_level(logging.WARNING, logger="bot.media.addresses"):
+        assert await media.upload_for(done, 1 << 20) is not None
+    assert [path for path, _ in proxy.requests] == ["/mj/image/1"]
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "(the own proxy of guild 42, /mjadmin api set)" in warning.getMessage()
+    assert "midjourney.base_url" not in warning.getMessage()
