@@ -13,9 +13,11 @@ from collections.abc import Iterable
 REDACTED = "[redacted]"
 
 # Discord's markdown, as discord.utils.escape_markdown sees it (links are left alone, so that a
-# URL in a prompt stays clickable and copyable; a masked link's brackets are escaped).
+# URL in a prompt stays clickable and copyable). Every '[' with a '](' after it is escaped, so
+# no masked link is live: discord.py's pattern for one, r"\[.+\]\(.+\)", spans from the first
+# '[' to the last ')' and escapes only the first of two links.
 _URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
-_LINK = r"\[.+\]\(.+\)"
+_LINK = r"\[(?=[\s\S]*\]\()"
 _LINE_START = r"^>(?:>>)?\s|^#{1,3}|^\s*-"
 _MARKDOWN = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_LINE_START}|{_LINK}))", re.MULTILINE)
 _INLINE = re.compile(rf"(?:{_URL}|(?P<markdown>[_\\~|\*`]|{_LINK}))")

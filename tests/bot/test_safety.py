@@ -43,3 +43,13 @@ def test_inline_text_stays_on_its_line() -> None:
     assert escape_inline("a - b") == "a - b"
     assert escape_inline("# not a heading\n> nor a quote") == "# not a heading > nor a quote"
     assert escape_inline("[x](https://e.example) _y_") == "\\[x](https://e.example) \\_y\\_"
+
+
+def test_every_masked_link_is_neutralised_not_only_the_first() -> None:
+    text = "[a](https://ok.example) and [Nitro](https://evil.example) [[x]](https://evil.example)"
+    escaped = escape_markdown(text)
+    assert escaped == (
+        "\\[a](https://ok.example) and \\[Nitro](https://evil.example) "
+        "\\[\\[x]](https://evil.example)"
+    )
+    assert escape_markdown("a [note] without a link") == "a [note] without a link"

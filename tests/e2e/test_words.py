@@ -108,6 +108,32 @@ async def test_markdown_in_a_prompt_is_shown_literally(
     assert "\\[Claim free Nitro]" in line["content"] and "\\[here]" in line["content"]
 
 
+async def test_a_second_masked_link_in_a_prompt_is_escaped_too(
+    fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot
+) -> None:
+    # The link pattern matched from the first '[' to the last ')', escaping only the first link:
+    # the second stayed a live masked link under the bot's name, in the channel and the audit log.
+    await mjbot()
+    logs = fake_discord.guild.channels[1]
+    await admin(fake_discord, "auditlog", {"channel": logs.id})
+    prompt = "[a fox](https://ok.example/fox) and [Claim free Nitro](https://evil.example/n) ||x||"
+    await imagine(fake_discord, prompt)
+    message = await wait_job_message(fake_discord, "Claim free Nitro")
+    escaped = (
+        "\\[a fox](https://ok.example/fox) and \\[Claim free Nitro](https://evil.example/n) "
+        "\\|\\|x\\|\\|"
+    )
+    assert escaped in message["content"]
+    [task_id] = list(sim.tasks)
+    sim.finish(task_id)
+    line = await fake_discord.wait_for(
+        lambda: next(
+            (m for m in fake_discord.channel_messages(logs.id) if "Nitro" in m["content"]), None
+        )
+    )
+    assert escaped in line["content"]
+
+
 async def test_a_forged_job_id_in_a_button_is_refused_without_a_traceback(
     fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot, caplog: Any
 ) -> None:
