@@ -6,8 +6,6 @@ import io
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from PIL import Image
-
 from bot.media.download import MAX_REDIRECTS, download_image
 from bot.media.fit import fit_to_size, fit_to_size_async
 from bot.media.kinds import DownloadedImage, ImageError, sniff_image, to_data_url
@@ -68,6 +66,8 @@ def region_mask(preset: str, width: int, height: int) -> bytes:
         raise ValueError(f"unknown region preset: {preset!r}")
     if not (2 <= width <= _MAX_MASK_SIDE and 2 <= height <= _MAX_MASK_SIDE):
         raise ValueError(f"mask size out of range: {width}x{height}")
+    from PIL import Image  # loads on the first mask, not at start-up
+
     mask = Image.new("RGB", (width, height), (0, 0, 0))
     mask.paste((255, 255, 255), _region_box(preset, width, height))
     buffer = io.BytesIO()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # cryptography (about 7 MiB of OpenSSL bindings) loads when a secret key is first used.
+    from cryptography.fernet import Fernet
 
 __all__ = ["KeyBox", "KeyBoxError", "key_hint"]
 
@@ -12,6 +16,8 @@ class KeyBoxError(Exception):
 
 
 def _fernet(secret_key: str) -> Fernet:
+    from cryptography.fernet import Fernet
+
     try:
         return Fernet(secret_key.strip().encode("ascii"))
     except (ValueError, UnicodeEncodeError):
@@ -23,6 +29,8 @@ class KeyBox:
     """Encrypts with the current secret key; decrypts with it or any older one given."""
 
     def __init__(self, secret_key: str, *older: str) -> None:
+        from cryptography.fernet import MultiFernet
+
         self._current = _fernet(secret_key)
         self._all = MultiFernet([self._current, *(_fernet(k) for k in older)])
 
@@ -30,6 +38,8 @@ class KeyBox:
         return self._current.encrypt(api_key.encode("utf-8")).decode("ascii")
 
     def decrypt(self, stored: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._all.decrypt(stored.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):

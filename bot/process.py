@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import discord
 import discord.gateway
@@ -14,12 +15,14 @@ import yarl
 
 from bot.app import MjBot
 from bot.config import Settings
-from bot.health import HealthServer, HealthSources
 from bot.metrics import discord_trace
 from bot.midjourney.client import MidjourneyClient
 from bot.runtime import Services, build_services
 from storage.db import Database, StorageError
 from storage.lock import AlreadyRunningError, InstanceLock
+
+if TYPE_CHECKING:
+    from bot.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,8 @@ def _health_server(settings: Settings, services: Services, bot: MjBot) -> Health
     """/healthz and /metrics when [metrics] enabled; they read, never change, the bot."""
     if not settings.metrics.enabled:
         return None
+    # aiohttp's web server loads only when [metrics] is enabled.
+    from bot.health import HealthServer, HealthSources
 
     def gateway_connected() -> bool:
         return bot.is_ready() and not bot.is_closed() and bot.ws is not None and bot.ws.open

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.confusables import prototypes
+
 Speed = Literal["fast", "relax", "turbo"]
 SPEEDS: tuple[Speed, ...] = ("fast", "relax", "turbo")
 
@@ -147,43 +149,9 @@ def _invisible(char: str) -> bool:
     return unicodedata.category(char) == "Cf" or "FILLER" in unicodedata.name(char, "")
 
 
-@functools.cache
-def _prototypes() -> dict[str, str]:
-    """Each confusable character -> one representative of its class (Unicode TR39
-    confusables.txt, as shipped by confusable-homoglyphs): "о" (Cyrillic) -> "o", "ⅼ" -> "1".
-
-    The data lists both directions of each source -> prototype pair, so the classes are its
-    connected components; an ASCII letter or digit represents its class where there is one.
-    Only single-character mappings are used ("m" -> "rn" would make "harm" match "hartn").
-    """
-    from confusable_homoglyphs.confusables import confusables_data
-
-    parent: dict[str, str] = {}
-
-    def root(char: str) -> str:
-        while parent.setdefault(char, char) != char:
-            parent[char] = parent[parent[char]]
-            char = parent[char]
-        return char
-
-    for char, entries in confusables_data.items():
-        for entry in entries:
-            other = entry["c"]
-            if len(char) == 1 and len(other) == 1:
-                parent[root(char)] = root(other)
-    classes: dict[str, list[str]] = {}
-    for char in parent:
-        classes.setdefault(root(char), []).append(char)
-    table: dict[str, str] = {}
-    for members in classes.values():
-        best = min(members, key=lambda c: (not c.isascii(), not c.isalnum(), c))
-        table.update({c: best for c in members if c != best})
-    return table
-
-
 def skeleton(text: str) -> str:
     """`text` with every confusable character replaced by its class's representative."""
-    table = _prototypes()
+    table = prototypes()
     return "".join(table.get(c, c) for c in text)
 
 

@@ -167,7 +167,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
     mj = settings.midjourney
     # Proxy texts may echo the key (and anything may echo the token): never shown to members.
     register_secrets([mj.api_key.get_secret_value(), settings.discord.token.get_secret_value()])
-    # The banned-word skeleton table takes ~0.5 s to build: not on the event loop, not mid-job.
+    # The banned-word look-alike table is read (a few ms) before the first prompt, not mid-job.
     await asyncio.to_thread(skeleton, "")
     api = MidjourneyClient(
         mj.base_url,

@@ -8,10 +8,13 @@ import io
 import time
 import warnings
 import weakref
-
-from PIL import Image, features
+from typing import TYPE_CHECKING
 
 from bot.media.kinds import IMAGE_EXTENSIONS, ImageError, is_complete, sniff_image
+
+if TYPE_CHECKING:
+    # Pillow loads on the first image that must be decoded, not at start-up.
+    from PIL import Image
 
 # Decoding costs about 4 bytes a pixel: 40 Mpx is 160 MB, over twice Midjourney's 4x upscale.
 PIXEL_CAP = 40_000_000
@@ -29,6 +32,8 @@ def _extension(data: bytes, mime: str) -> str:
 
 
 def _encoder() -> tuple[str, str]:
+    from PIL import features
+
     return ("WEBP", "image/webp") if features.check("webp") else ("JPEG", "image/jpeg")
 
 
@@ -59,6 +64,8 @@ def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
 
 
 def _still(image: Image.Image) -> Image.Image:
+    from PIL import Image
+
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     mode = "RGBA" if has_alpha else "RGB"
     frame = image if image.mode == mode else image.convert(mode)  # no copy when it is already
@@ -80,6 +87,8 @@ def _fit_animation(image: Image.Image, limit: int, deadline: _Deadline) -> bytes
 
 
 def _fit_still(frame: Image.Image, fmt: str, limit: int, deadline: _Deadline) -> bytes | None:
+    from PIL import Image
+
     for quality in _QUALITIES:
         deadline.check()
         encoded = _encode(frame, fmt, quality)
@@ -143,6 +152,8 @@ def fit_to_size(
         if not is_complete(data, actual):
             raise ImageError("image.truncated", "The image file is incomplete.")
         return data, mime, _extension(data, mime)
+    from PIL import Image
+
     deadline = _Deadline(seconds)
     fmt, out_mime = _encoder()
     try:
