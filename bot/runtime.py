@@ -98,7 +98,7 @@ class Services:
         self.presenter.notice = self.proxies.notice
         self.presenter.backend_of = self.proxies.backend_of
         self.presenter.origin_of = self.proxies.origin_of
-        self.audit = AuditPoster(bot, self.gate, self.job_repo)
+        self.audit = AuditPoster(bot, self.gate, self.job_repo, outbox=getattr(bot, "outbox", None))
         self.proxies.alert = self.audit.proxy_alert
         self.jobs.on_finished = self.audit.job_finished
         self.moderation.on_change = self.audit.change

@@ -14,6 +14,7 @@ from bot.i18n import t
 from bot.render import failure_text, shown_prompt
 from bot.safety import redact, shown
 from bot.ui.context import jump_url
+from bot.ui.outbox import Outbox, Priority, Route
 from storage.guilds import AuditEntry
 from storage.jobs import JobRecord, JobRepository
 
@@ -66,10 +67,19 @@ def job_text(job: JobRecord, locale: str, link: str | None) -> str:
 class AuditPoster:
     """Sends audit lines with the bot token; each post runs in the background and only logs."""
 
-    def __init__(self, client: discord.Client, gate: Gate, jobs: JobRepository) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        gate: Gate,
+        jobs: JobRepository,
+        *,
+        outbox: Outbox | None = None,
+    ) -> None:
         self._client = client
         self._gate = gate
         self._jobs = jobs
+        # Lines wait for the channel's bucket there, like job messages, last in priority.
+        self._outbox = outbox
         self._tasks: set[asyncio.Task[None]] = set()
         self.posted = 0
 
@@ -121,7 +131,11 @@ class AuditPoster:
         try:
             channel = self._client.get_partial_messageable(channel_id, guild_id=guild_id)
             content = redact(text(locale))[:2000]
-            await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+            if self._outbox is None:
+                await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
+            else:
+                async with self._outbox.slot(Priority.AUDIT, Route.create(channel_id)):
+                    await channel.send(content, allowed_mentions=discord.AllowedMentions.none())
             self.posted += 1
         except Exception:
             # An audit line is never worth a failed job: log and carry on.

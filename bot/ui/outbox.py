@@ -57,6 +57,7 @@ class Priority(enum.IntEnum):
     FINAL = 1  # final results and failures
     FIRST = 2  # a job's first message
     PROGRESS = 3  # progress edits (merged per job by the presenter)
+    AUDIT = 4  # audit-log lines (a burst of finished jobs must not draw 429s on their channel)
 
 
 @dataclass(frozen=True)
