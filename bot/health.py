@@ -41,6 +41,7 @@ class HealthServer:
     ) -> None:
         self._settings = settings
         self._sources = sources
+        metrics.enable()
         self._metrics = metrics
         self._runner: web.AppRunner | None = None
         self.port: int | None = None

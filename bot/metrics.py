@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import time
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 DISCORD_EPOCH = 1420070400.0
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -55,9 +57,43 @@ def discord_route(method: str, path: str) -> str:
 
 
 class Metrics:
-    """Every metric mjbot exports; names start with `mjbot_`."""
+    """Every metric mjbot exports; names start with `mjbot_`.
 
-    def __init__(self) -> None:
+    The process-wide `METRICS` starts disabled: its hooks then only keep the last poll time, and
+    prometheus_client is not even imported (start-up time and memory, issue 12). `enable()` when
+    [metrics] is on.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.started = time.time()
+        self._last_poll_at: float | None = None
+        self.enabled = False
+        if enabled:
+            self.enable()
+
+    registry: CollectorRegistry
+    jobs: Gauge
+    jobs_finished: Counter
+    submits: Counter
+    proxy_requests: Histogram
+    poll_cycles: Histogram
+    last_poll: Gauge
+    followed: Gauge
+    discord_requests: Counter
+    discord_rate_limited: Counter
+    interactions: Counter
+    ack_latency: Histogram
+    uploads: Counter
+    upload_bytes: Histogram
+    gateway: Gauge
+    database_writable: Gauge
+
+    def enable(self) -> None:
+        """Create the collectors (once); from then on every hook records."""
+        if self.enabled:
+            return
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
         self.registry = CollectorRegistry()
         r = self.registry
         self.jobs = Gauge(
@@ -134,29 +170,35 @@ class Metrics:
             "1 when a write transaction could start at the last scrape",
             registry=r,
         )
-        self.started = time.time()
-        self._last_poll_at: float | None = None
+        self.enabled = True
 
     # ---- hooks ------------------------------------------------------------------------------
     def submit_answered(self, outcome: object) -> None:
         """One submit's outcome (bot/midjourney/outcomes.py), e.g. submitted, queued, busy."""
+        if not self.enabled:
+            return
         label = _snake(type(outcome).__name__)
         if getattr(outcome, "maybe_sent", False):
             label += "_maybe_sent"
         self.submits.labels(label).inc()
 
     def job_changed(self, state: str, terminal: bool) -> None:
-        if terminal:
+        if terminal and self.enabled:
             self.jobs_finished.labels(state).inc()
 
     def proxy_request(self, path: str, status: int | str, seconds: float) -> None:
+        if not self.enabled:
+            return
         self.proxy_requests.labels(proxy_endpoint(path), str(status)).observe(seconds)
 
     def poll_cycle(self, seconds: float, *, answered: bool, followed: int) -> None:
-        self.poll_cycles.observe(seconds)
-        self.followed.set(followed)
         if answered:
             self._last_poll_at = time.time()
+        if not self.enabled:
+            return
+        self.poll_cycles.observe(seconds)
+        self.followed.set(followed)
+        if self._last_poll_at is not None and answered:
             self.last_poll.set(self._last_poll_at)
 
     def last_poll_age(self) -> float:
@@ -174,6 +216,8 @@ class Metrics:
         multipart: bool,
         scope: str | None = None,
     ) -> None:
+        if not self.enabled:
+            return
         route = discord_route(method, path)
         self.discord_requests.labels(method, route, str(status)).inc()
         if status == 429:
@@ -188,7 +232,7 @@ class Metrics:
             self.upload_bytes.observe(sent_bytes)
 
 
-METRICS = Metrics()
+METRICS = Metrics(enabled=False)
 
 
 class MeteredTransport(httpx.AsyncBaseTransport):

@@ -134,8 +134,11 @@ def _health_server(settings: Settings, services: Services, bot: MjBot) -> Health
     """/healthz and /metrics when [metrics] enabled; they read, never change, the bot."""
     if not settings.metrics.enabled:
         return None
-    # aiohttp's web server loads only when [metrics] is enabled.
+    # aiohttp's web server and prometheus_client load only when [metrics] is enabled.
     from bot.health import HealthServer, HealthSources
+    from bot.metrics import METRICS
+
+    METRICS.enable()
 
     def gateway_connected() -> bool:
         return bot.is_ready() and not bot.is_closed() and bot.ws is not None and bot.ws.open

@@ -66,3 +66,14 @@ def test_an_acknowledgement_is_timed_from_the_interactions_snowflake() -> None:
     assert get("mjbot_interactions_acknowledged_total", {"status": "200"}) == 1
     latency = get("mjbot_interaction_ack_latency_seconds_sum")
     assert latency is not None and 0.5 <= latency < 5
+
+
+def test_a_disabled_metrics_object_records_nothing_until_enabled() -> None:
+    metrics = Metrics(enabled=False)
+    metrics.discord_request("POST", "/channels/1/messages", 429, sent_bytes=0, multipart=False)
+    metrics.poll_cycle(0.1, answered=True, followed=3)
+    assert metrics.last_poll_age() < 5  # /healthz's poll age is kept even while disabled
+    assert not hasattr(metrics, "registry")
+    metrics.enable()
+    metrics.discord_request("POST", "/channels/1/messages", 429, sent_bytes=0, multipart=False)
+    assert metrics.discord_rate_limited.labels("unknown")._value.get() == 1

@@ -12,8 +12,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Loaded on first use only: a chart (/mjadmin stats), an image to fit or a mask to draw, a
 # server's own API key to encrypt or decrypt ([security] secret_key), the /healthz and /metrics
-# server ([metrics] enabled), the Unicode data the look-alike table is made from.
-LAZY = ("matplotlib", "PIL", "cryptography", "aiohttp.web", "confusable_homoglyphs")
+# server and the Prometheus client ([metrics] enabled), the Unicode data the look-alike table is
+# made from.
+LAZY = (
+    "matplotlib",
+    "PIL",
+    "cryptography",
+    "aiohttp.web",
+    "confusable_homoglyphs",
+    "prometheus_client",
+)
 
 # Imports what `mjbot run` imports (the CLI, the process, the bot and its cogs) and builds the
 # services as run_bot does before logging in, with [metrics] off and no secret key (the default).
