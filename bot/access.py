@@ -11,6 +11,7 @@ from bot.config import CHARGED_ACTIONS, QuotaSettings
 from bot.errors import UserFacingError
 from bot.prompts import find_banned_word
 from bot.requester import Requester
+from bot.safety import escape_inline
 from storage.guilds import GuildRepository, GuildSettingsRecord
 
 # Every action a job can be charged for: the names moderators give weights and prices to.
@@ -108,7 +109,8 @@ class Gate:
             raise UserFacingError("access.paused")
         ban = await self._guilds.get_ban(who.guild_id, who.user_id)
         if ban is not None:
-            raise UserFacingError("access.banned", reason=ban.reason or "-")
+            # The moderator's words, shown literally: no live link or heading under the bot's name.
+            raise UserFacingError("access.banned", reason=escape_inline(ban.reason or "-"))
         if policy.allowed_channels and who.channel_id not in policy.allowed_channels:
             channels = " ".join(f"<#{c}>" for c in sorted(policy.allowed_channels))
             raise UserFacingError("access.channel", channels=channels)

@@ -131,3 +131,12 @@ async def test_limits_use_the_members_own_quota(gate: tuple[Gate, Repositories])
     limits = await g.limits(member(), policy)
     assert (limits.user_quota, limits.guild_cap) == (4, 100)
     assert (limits.max_user_in_flight, limits.max_guild_in_flight) == (3, 20)
+
+
+async def test_a_ban_reason_is_shown_literally(gate: tuple[Gate, Repositories]) -> None:
+    g, repos = gate
+    reason = "[appeal here](https://evil.example)\n# NO"
+    await repos.guilds.add_ban(GUILD, 10, reason=reason, banned_by=1)
+    error = await refused(g, member())
+    # One line (no heading), and the masked link's bracket escaped: it shows as plain text.
+    assert error.params["reason"] == r"\[appeal here](https://evil.example) # NO"
