@@ -6,6 +6,7 @@ Buttons are DynamicItems with versioned custom_ids: `mj1:m:<job_id>` (DM), `mj1:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -154,10 +155,8 @@ async def delete_job_message(services: Services, interaction: Interaction, job_i
     if message is None:
         raise UserFacingError("click.unknown_job")
     await services.members.job_for_delete(who, job_id, message.id)
-    try:
+    with contextlib.suppress(discord.NotFound):  # already gone: forgetting it is all that is left
         await message.delete()
-    except discord.NotFound:
-        pass  # already gone
     await services.members.forget_message(message.id)
     await tell(interaction, t(who.locale, "members.delete.done"))
 

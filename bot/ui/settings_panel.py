@@ -7,6 +7,7 @@ keeps working for as long as Discord shows the ephemeral message, across restart
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import discord
@@ -20,6 +21,8 @@ from storage.users import UserSettingsRecord, UserSettingsRepository
 
 if TYPE_CHECKING:
     from bot.app import MjBot
+    from bot.members import MemberService
+    from bot.requester import Requester
     from bot.runtime import Services
 
 Field = Literal["version", "aspect", "stylize", "speed"]
@@ -249,11 +252,16 @@ class SettingButton(
         await _show(interaction, record, "settings.saved")
 
 
-class _PromptForm(discord.ui.Modal):
-    """One text field; its submit saves through the member service and redraws the panel."""
+# How a form's text is saved: the member service's save_suffix or save_option_sets.
+FormSaver = Callable[["MemberService", "Requester", str], Awaitable[UserSettingsRecord]]
 
-    def __init__(self, title: str, label: str, value: str, *, paragraph: bool) -> None:
+
+class _PromptForm(discord.ui.Modal):
+    def __init__(
+        self, title: str, label: str, value: str, *, paragraph: bool, saver: FormSaver
+    ) -> None:
         super().__init__(title=title[:45], timeout=15 * 60)
+        self._saver = saver
         self.text: discord.ui.TextInput[_PromptForm] = discord.ui.TextInput(
             label=label[:45],
             style=discord.TextStyle.paragraph if paragraph else discord.TextStyle.short,
@@ -264,12 +272,10 @@ class _PromptForm(discord.ui.Modal):
         )
         self.add_item(self.text)
 
-    async def save(self, interaction: discord.Interaction[Any]) -> UserSettingsRecord:
-        raise NotImplementedError
-
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         async def body() -> None:
-            record = await self.save(interaction)
+            members = _services(interaction).members
+            record = await self._saver(members, requester_of(interaction), self.text.value)
             await _show(interaction, record, "members.settings.saved")
 
         await guarded(interaction, body)
@@ -282,11 +288,8 @@ class SuffixForm(_PromptForm):
             t(locale, "members.settings.suffix_label"),
             record.suffix or "",
             paragraph=False,
+            saver=lambda members, who, text: members.save_suffix(who, text),
         )
-
-    async def save(self, interaction: discord.Interaction[Any]) -> UserSettingsRecord:
-        members = _services(interaction).members
-        return await members.save_suffix(requester_of(interaction), self.text.value)
 
 
 class SetsForm(_PromptForm):
@@ -296,11 +299,8 @@ class SetsForm(_PromptForm):
             t(locale, "members.settings.sets_label"),
             format_option_sets(record.option_sets),
             paragraph=True,
+            saver=lambda members, who, text: members.save_option_sets(who, text),
         )
-
-    async def save(self, interaction: discord.Interaction[Any]) -> UserSettingsRecord:
-        members = _services(interaction).members
-        return await members.save_option_sets(requester_of(interaction), self.text.value)
 
 
 SETTINGS_ITEMS = (SettingSelect, SettingButton)
