@@ -138,9 +138,6 @@ class MemberService:
         """The message was deleted in Discord (the job stays, with its history)."""
         await self._jobs.forget_message(message_id)
 
-    async def remember_message(self, job: JobRecord, message_id: int, channel_id: int) -> None:
-        await self._jobs.add_message(message_id, job.id, channel_id, job.guild_id, purpose="show")
-
     async def history(self, who: Requester, page: int) -> HistoryPage:
         if who.guild_id is None:
             raise UserFacingError("access.guild_only")

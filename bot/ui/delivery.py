@@ -61,10 +61,13 @@ class Delivery:
         reply_to: int | None,
         interaction: discord.Interaction[Any] | None,
         locale: str,
+        posting: str = "budget.posting",
     ) -> tuple[discord.Message, str | None, float | None]:
-        """Post a job message; returns it with the token that may edit it, and its expiry."""
+        """Post a job message; returns it with the token that may edit it, and its expiry.
+
+        `posting` is the catalogue key of what a "thinking" answer says meanwhile."""
         if interaction is not None and self.usable(interaction):
-            await self._settle(interaction, locale)
+            await self._settle(interaction, locale, posting)
             try:
                 async with self.outbox.slot(Priority.FIRST, Route.token(interaction.token)):
                     message = await interaction.followup.send(wait=True, **kwargs)
@@ -94,14 +97,16 @@ class Delivery:
     def expiry(interaction: discord.Interaction[Any]) -> float:
         return interaction.created_at.timestamp() + TOKEN_LIFETIME
 
-    async def _settle(self, interaction: discord.Interaction[Any], locale: str) -> None:
+    async def _settle(
+        self, interaction: discord.Interaction[Any], locale: str, posting: str
+    ) -> None:
         """After a "thinking" defer, Discord turns the first followup into that (ephemeral)
         answer: give it its text first, so the job message is a new, public message."""
         thinking = discord.InteractionResponseType.deferred_channel_message
         if interaction.response.type != thinking or interaction.extras.get(SETTLED):
             return
         interaction.extras[SETTLED] = True
-        await interaction.edit_original_response(content=t(locale, "budget.posting"))
+        await interaction.edit_original_response(content=t(locale, posting))
         interaction.extras[PLACEHOLDER] = True  # the next word to the member replaces it
 
     # ---- editing ----------------------------------------------------------------------------

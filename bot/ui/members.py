@@ -58,12 +58,17 @@ async def show_job(services: Services, interaction: Interaction, ref: str) -> No
         notice = t(job.locale or who.locale, "members.show.no_image")
         kwargs["content"] = f"{kwargs['content']}\n{notice}"[:2000]
         notes.append(t(who.locale, "members.show.no_image"))
-    channel = interaction.client.get_partial_messageable(who.channel_id, guild_id=who.guild_id)
     try:
-        message = await channel.send(**kwargs)
+        message = await services.presenter.post_copy(
+            job,
+            kwargs,
+            channel_id=who.channel_id,
+            guild_id=who.guild_id,
+            interaction=interaction,
+            locale=who.locale,
+        )
     except discord.Forbidden:
         raise UserFacingError("job.cannot_post") from None
-    await services.members.remember_message(job, message.id, who.channel_id)
     link = jump_url(who.guild_id, who.channel_id, message.id)
     await tell(interaction, "\n".join([t(who.locale, "members.show.done", link=link), *notes]))
 

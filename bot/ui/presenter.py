@@ -182,6 +182,38 @@ class JobPresenter:
             self._schedule(job.id, final=latest.state in TERMINAL_STATES)
         return message
 
+    async def post_copy(
+        self,
+        job: JobRecord,
+        kwargs: dict[str, Any],
+        *,
+        channel_id: int,
+        guild_id: int | None,
+        interaction: discord.Interaction[Any],
+        locale: str,
+    ) -> discord.Message:
+        """Post a job's message again (/show) as a followup of `interaction` while its token
+        lives, else in the channel (paced by the outbox), and remember it for its buttons."""
+        message, token, expires = await self._delivery.post(
+            channel_id,
+            guild_id,
+            kwargs,
+            reply_to=None,
+            interaction=interaction,
+            locale=locale,
+            posting="members.show.posting",
+        )
+        await self._jobs.add_message(
+            message_id=message.id,
+            job_id=job.id,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            purpose="show",
+            interaction_token=token,
+            token_expires_at=expires,
+        )
+        return message
+
     async def _post(
         self, job: JobRecord, reply_to: int | None, interaction: discord.Interaction[Any] | None
     ) -> tuple[discord.Message, Rendered, MessageRecord]:

@@ -91,7 +91,10 @@ async def test_member_buttons_with_an_out_of_range_id_are_refused(
 
 async def show(fake: FakeDiscord, job: str, **kwargs: Any) -> str:
     handle = await fake.slash("show", {"job": job}, **kwargs)
-    reply = await handle.wait_original(lambda m: m.get("content"))
+    # "Posting it again…" first, while the copy goes up; then the answer replaces it.
+    reply = await handle.wait_original(
+        lambda m: m.get("content") and "Posting it again" not in m["content"]
+    )
     assert handle.ephemeral
     return str(reply["content"])
 
@@ -127,6 +130,9 @@ async def test_show_posts_a_deleted_job_again_with_working_buttons(
     shown = await wait_job_message(fake_discord, "a harbour at dawn", after=int(grid["id"]))
     shown = await wait_final(fake_discord, int(shown["id"]))
     assert f"/{shown['id']}" in said
+    # Posted as a followup of the /show interaction (its own rate-limit bucket), not through
+    # the channel's shared one.
+    assert shown["webhook_id"] == str(fake_discord.application_id)
     assert fake_discord.store.files[int(shown["attachments"][0]["id"])].data.startswith(b"\x89PNG")
     assert "Send to DM" in [
         c.get("label") for row in shown["components"] for c in row["components"]
