@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,12 @@ EXTENSIONS = (
 )
 
 
-class MjBot(commands.Bot):
-    """The bot process: thin glue between Discord and the services."""
+class MjBot(commands.AutoShardedBot):
+    """The bot process: thin glue between Discord and the services.
+
+    Always discord.py's sharded client: `discord.shard_count` 0 lets it ask Discord how many
+    shards the bot needs (GET /gateway/bot) and run them all; otherwise it runs
+    `discord.shard_ids` (all when empty) of `discord.shard_count`."""
 
     def __init__(self, services: Services, *, guild_ready_timeout: float = 2.0) -> None:
         # Slash commands and components need no gateway intents beyond the guild cache; without
@@ -38,9 +43,8 @@ class MjBot(commands.Bot):
         intents.guilds = True
         # Job messages wait for slots of the outbox, which learns Discord's buckets from the
         # headers of every answer discord.py's session receives.
-        self.outbox = Outbox(
-            requests_per_second=services.settings.discord.global_requests_per_second
-        )
+        discord_settings = services.settings.discord
+        self.outbox = Outbox(requests_per_second=discord_settings.global_requests_per_second)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -49,19 +53,51 @@ class MjBot(commands.Bot):
             # Nobody is pinged unless a message says whom it may (a job message: its requester).
             allowed_mentions=discord.AllowedMentions.none(),
             http_trace=self.outbox.trace_config(),
+            shard_count=discord_settings.shard_count or None,
+            # None (discord.py's default, typed as a list only): all of shard_count.
+            shard_ids=list(discord_settings.shard_ids) or None,  # type: ignore[arg-type]
         )
         self.services = services
+        # Automatic sharding: Discord's recommended shard count, asked while setup_hook works.
+        self._recommended: asyncio.Task[tuple[int, str, Any]] | None = None
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self.synced = False
 
     async def setup_hook(self) -> None:
         from bot.i18n_discord import CatalogueTranslator
 
+        if self.shard_count is None:
+            self._recommended = asyncio.create_task(
+                self.http.get_bot_gateway(), name="mjbot-gateway-bot"
+            )
         await self.tree.set_translator(CatalogueTranslator())
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self._sync_commands()
         await self.services.start(self)
+
+    async def launch_shards(self) -> None:
+        """Connect every shard of this process to `discord.gateway_url`.
+
+        Automatic sharding asks Discord for the recommended shard count only: discord.py would
+        also take the gateway address from that answer, bypassing a configured reverse proxy."""
+        if self.shard_count is None and not self.is_closed():
+            asked = self._recommended or asyncio.create_task(self.http.get_bot_gateway())
+            self.shard_count, _, _ = await asked
+            log.info("Discord recommends %d shard(s); running all of them", self.shard_count)
+        await super().launch_shards()
+
+    @property
+    def gateway_open(self) -> bool:
+        """Every shard of this process is connected (for /healthz)."""
+        shards = self.shards.values()
+        return bool(shards) and all(not shard.is_closed() for shard in shards)
+
+    async def leave_gateway(self) -> None:
+        """Close every shard's connection (code 1000): no new interaction arrives after this."""
+        for shard in list(self.shards.values()):
+            if not shard.is_closed():
+                await shard.disconnect()
 
     async def _sync_commands(self) -> None:
         guild_ids = self.services.settings.discord.guild_ids
@@ -84,4 +120,9 @@ class MjBot(commands.Bot):
     async def close(self) -> None:
         await self.services.stop()
         self.outbox.close()
-        await super().close()
+        if self._recommended is not None:  # cancelled, or its error read, if nobody awaited it
+            self._recommended.cancel()
+            await asyncio.gather(self._recommended, return_exceptions=True)
+        # discord.py's sharded client can only close once login set it up (its event queue).
+        if getattr(self, "_AutoShardedClient__queue", None) is not None:
+            await super().close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +40,26 @@ class DiscordSettings(_Section):
     # REST requests per second for job messages on the channel routes (Discord allows 50 across
     # the bot's non-interaction routes); interaction responses and tokens are not counted.
     global_requests_per_second: float = Field(default=40.0, ge=1, le=50)
+    # Sharding (several processes share one PostgreSQL database): 0 = automatic, one process.
+    shard_count: int = Field(default=0, ge=0, le=32767)  # storage.shards.MAX_SHARD_COUNT
+    shard_ids: list[int] = Field(default_factory=list)  # the shards this process runs; [] = all
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, v: list[int], info: ValidationInfo) -> list[int]:
+        count = info.data.get("shard_count")
+        if not v or count is None:  # a bad shard_count is reported on its own
+            return v
+        if count == 0:
+            raise ValueError("needs discord.shard_count set to the total number of shards")
+        outside = [s for s in v if not 0 <= s < count]
+        if outside:
+            raise ValueError(
+                f"must list shard ids from 0 to {count - 1} (discord.shard_count is {count})"
+            )
+        if len(set(v)) != len(v):
+            raise ValueError("must not list a shard twice")
+        return v
 
     @field_validator("api_base_url")
     @classmethod

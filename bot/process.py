@@ -121,8 +121,7 @@ async def _run_locked(
             # Leave the gateway first: no new interaction starts from here on.
             connection.cancel()
             await asyncio.gather(connection, return_exceptions=True)
-            if bot.ws is not None and bot.ws.open:
-                await bot.ws.close(code=1000)
+            await bot.leave_gateway()
         await _drain_interactions(drain_timeout)
         if health is not None:
             await health.stop()
@@ -141,14 +140,14 @@ def _health_server(settings: Settings, services: Services, bot: MjBot) -> Health
     METRICS.enable()
 
     def gateway_connected() -> bool:
-        return bot.is_ready() and not bot.is_closed() and bot.ws is not None and bot.ws.open
+        return bot.is_ready() and not bot.is_closed() and bot.gateway_open
 
     return HealthServer(
         settings.metrics,
         HealthSources(
             gateway_connected=gateway_connected,
             database_writable=services.db.writable,
-            unfinished_jobs=services.job_repo.count_unfinished,
+            unfinished_jobs=lambda: services.job_repo.count_unfinished(services.scope),
             followed_tasks=lambda: services.proxies.followed_count,
             poll_interval=settings.midjourney.poll_interval_seconds,
         ),

@@ -31,6 +31,7 @@ from bot.proxy_endpoint import (
 from bot.tracker import JobListener, TaskSource, Tracker
 from storage.jobs import JobRecord, JobRepository
 from storage.proxies import ProxyRecord, ProxyRepository
+from storage.shards import ALL_SHARDS, ShardScope
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,10 @@ class ProxyRegistry:
         )
         self._default = ProxyHandle(None, default, default_api, default_tracker)
         self._by_identity: dict[str, ProxyHandle] = {default.identity: self._default}
+        # Proxies rows never change once written, so they are cached by id; which one a server
+        # uses now is read from the database each time (another process may have changed it).
         self._records: dict[int, ProxyRecord] = {}
         self._handles: dict[int, ProxyHandle] = {}
-        self._current: dict[int, int] = {}  # guild id -> proxy id
         self._unusable: set[int] = set()
         # Pollers of proxies whose key cannot be read: they only run their jobs' deadlines.
         self._stranded: dict[int, Tracker] = {}
@@ -122,7 +124,6 @@ class ProxyRegistry:
         return sum(len(t.followed_task_ids) for t in self.trackers)
 
     async def load(self) -> None:
-        self._current = await self.repo.all_current()
         self._records = {record.id: record for record in await self.repo.all()}
 
     async def _record(self, proxy_id: int) -> ProxyRecord | None:
@@ -134,14 +135,19 @@ class ProxyRegistry:
         return record
 
     # ---- handing out -----------------------------------------------------------------------
-    def current(self, guild_id: int | None) -> ProxyRecord | None:
-        """The server's own proxy, if it connected one."""
-        proxy_id = self._current.get(guild_id) if guild_id is not None else None
-        return self._records.get(proxy_id) if proxy_id is not None else None
+    async def current(self, guild_id: int | None) -> ProxyRecord | None:
+        """The server's own proxy, if it connected one (read now: every process sees a change
+        at once)."""
+        if guild_id is None:
+            return None
+        record = await self.repo.current(guild_id)
+        if record is not None:
+            self._records.setdefault(record.id, record)
+        return record
 
     async def for_guild(self, guild_id: int | None) -> ProxyHandle:
         """The proxy new jobs of this server go to; refused when it has none to use."""
-        record = self.current(guild_id)
+        record = await self.current(guild_id)
         if record is not None:
             handle = self._handle(record)
             if handle is None:
@@ -295,9 +301,9 @@ class ProxyRegistry:
                 return False  # its key cannot be read: nothing can be asked of its proxy
         return await handle.api.cancel(task_id)
 
-    async def resume(self) -> list[JobRecord]:
-        """Follow every unfinished job at its own proxy."""
-        jobs = await self._jobs.unfinished()
+    async def resume(self, scope: ShardScope = ALL_SHARDS) -> list[JobRecord]:
+        """Follow every unfinished job of `scope`'s guilds at its own proxy."""
+        jobs = await self._jobs.unfinished(scope)
         for job in jobs:
             await self.follow(job)
         return jobs
@@ -324,7 +330,7 @@ class ProxyRegistry:
     async def _alert(self, guild_id: int, key: str) -> None:
         if self.alert is None:
             return
-        if self.current(guild_id) is not None:
+        if await self.current(guild_id) is not None:
             key = OWN_PROXY_ALERTS.get(key, key)
         await self.alert(guild_id, key)
 
@@ -346,11 +352,9 @@ class ProxyRegistry:
             created_by=actor_id,
         )
         self._records[record.id] = record
-        self._current[guild_id] = record.id
         return record
 
     async def clear(self, guild_id: int) -> bool:
-        self._current.pop(guild_id, None)
         return await self.repo.clear(guild_id)
 
     def endpoint_of(self, record: ProxyRecord) -> Endpoint | None:

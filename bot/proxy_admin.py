@@ -120,10 +120,10 @@ class ProxyAdmin:
         self._guilds = guilds
         self._settings = settings
 
-    def form_defaults(self, who: Requester) -> ProxyForm:
+    async def form_defaults(self, who: Requester) -> ProxyForm:
         """What the dialog starts with: the server's proxy (never its key), else the config's."""
         self.ensure_can_set(who)
-        record = self._registry.current(who.guild_id)
+        record = await self._registry.current(who.guild_id)
         if record is not None:
             return ProxyForm(
                 record.base_url, record.path_prefix, "", record.auth_style, record.backend
@@ -154,7 +154,7 @@ class ProxyAdmin:
     async def show(self, who: Requester) -> ProxyView | None:
         """The server's proxy, the operator's default, or None when it has none to use."""
         self._moderation.guild_of(who)
-        record = self._registry.current(who.guild_id)
+        record = await self._registry.current(who.guild_id)
         if record is not None:
             return ProxyView(
                 True,

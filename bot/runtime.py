@@ -38,6 +38,7 @@ from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
 from storage.proxies import ProxyRepository
 from storage.records import TERMINAL_STATES
+from storage.shards import ALL_SHARDS, ShardScope
 from storage.usage import UsageRepository
 from storage.users import UserSettingsRepository
 
@@ -73,6 +74,9 @@ class Services:
     proxies: ProxyRegistry
     proxy_admin: ProxyAdmin
     clock: Callable[[], float] = time.time
+    # The guilds this process serves (discord.shard_count / shard_ids): it follows, renders and
+    # reconciles only their jobs; process-wide chores run where shard 0 runs.
+    scope: ShardScope = ALL_SHARDS
     presenter: JobPresenter = field(init=False)
     audit: AuditPoster = field(init=False)
     hooks: HookReceiver | None = None
@@ -108,18 +112,19 @@ class Services:
             await self.hooks.start()
         await self.proxies.load()
         await self._reconcile_submitting()
-        unfinished = await self.proxies.resume()
+        unfinished = await self.proxies.resume(self.scope)
         # Jobs that ended while the bot was away, or whose image upload a stop interrupted
         # (proxy image links live about a day).
-        unuploaded = await self.job_repo.awaiting_upload(self.clock() - UPLOAD_WINDOW)
+        unuploaded = await self.job_repo.awaiting_upload(self.clock() - UPLOAD_WINDOW, self.scope)
         await self.presenter.resume([j for j in unfinished if j.task_id is not None] + unuploaded)
         self.proxies.start()
-        self.retention.start()
-        log.info("resumed %d unfinished jobs", len(unfinished))
+        if self.scope.runs_chores:
+            self.retention.start()
+        log.info("resumed %d unfinished jobs (%s)", len(unfinished), self.scope.describe())
 
     async def _reconcile_submitting(self) -> None:
         """A job recorded as 'submitting' may or may not have reached the proxy: never resend."""
-        for job in await self.job_repo.unfinished():
+        for job in await self.job_repo.unfinished(self.scope):
             if job.state == "submitting":
                 await self.job_repo.mark_unknown(job.id, "mjbot:job.failure.interrupted")
                 await self.usage.refund(job.id)
@@ -246,4 +251,5 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         proxy_admin=ProxyAdmin(proxies, moderation, guilds, settings),
         clock=clock,
         hooks=hooks,
+        scope=ShardScope.of(settings.discord.shard_count, settings.discord.shard_ids),
     )

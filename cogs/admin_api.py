@@ -124,7 +124,7 @@ class ApiCommands(app_commands.Group):
     @app_commands.command(name="set", description=_d("api_set"))
     async def api_set(self, interaction: discord.Interaction[MjBot]) -> None:
         who = requester_of(interaction)
-        defaults = self.admin.form_defaults(who)  # refusals go to the error boundary
+        defaults = await self.admin.form_defaults(who)  # refusals go to the error boundary
         await interaction.response.send_modal(ProxyDialog(self.admin, defaults, who.locale))
 
     @app_commands.command(name="show", description=_d("api_show"))

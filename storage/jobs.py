@@ -25,6 +25,7 @@ from storage.records import (
     buttons_to_json,
     job_columns,
 )
+from storage.shards import ALL_SHARDS, ShardScope
 
 __all__ = [
     "JobButton",
@@ -240,30 +241,40 @@ class JobRepository(JobMessages, MemberJobs):
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE task_id = ?", (task_id,))
         return None if row is None else JobRecord.from_row(row)
 
-    async def unfinished(self) -> list[JobRecord]:
-        """Every job not in a terminal state, 'submitting' included, oldest first."""
+    async def unfinished(self, scope: ShardScope = ALL_SHARDS) -> list[JobRecord]:
+        """Every job not in a terminal state, 'submitting' included, oldest first; only the
+        jobs of `scope`'s guilds (a process follows the guilds of its own shards)."""
+        shard_sql, shard_params = scope.sql()
         rows = await self.db.fetch_all(
             f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_unfinished
-                WHERE state IN {UNFINISHED_SQL}"""
+                WHERE state IN {UNFINISHED_SQL} AND {shard_sql}""",
+            shard_params,
         )
         # Sorted here: ORDER BY would copy every full row through a temporary b-tree.
         return sorted((JobRecord.from_row(r) for r in rows), key=lambda job: job.id)
 
-    async def count_unfinished(self) -> dict[str, int]:
-        """Unfinished jobs by state (for /metrics; reads the small partial index only)."""
+    async def count_unfinished(self, scope: ShardScope = ALL_SHARDS) -> dict[str, int]:
+        """Unfinished jobs of `scope`'s guilds by state (for /metrics: each process counts its
+        own shards, so the processes' figures add up; reads the small partial index only)."""
+        shard_sql, shard_params = scope.sql()
         rows = await self.db.fetch_all(
             f"""SELECT state, count(*) FROM jobs INDEXED BY jobs_unfinished
-                WHERE state IN {UNFINISHED_SQL} GROUP BY state"""
+                WHERE state IN {UNFINISHED_SQL} AND {shard_sql} GROUP BY state""",
+            shard_params,
         )
         return {str(row[0]): int(row[1]) for row in rows}
 
-    async def awaiting_upload(self, since: float) -> list[JobRecord]:
-        """Successful jobs since `since` whose image was never uploaded (a stop in between)."""
+    async def awaiting_upload(
+        self, since: float, scope: ShardScope = ALL_SHARDS
+    ) -> list[JobRecord]:
+        """Successful jobs of `scope`'s guilds since `since` whose image was never uploaded
+        (a stop in between)."""
+        shard_sql, shard_params = scope.sql()
         rows = await self.db.fetch_all(
             f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_finished
                 WHERE finished_at IS NOT NULL AND finished_at >= ? AND state = 'success'
-                  AND attachment_url IS NULL AND image_url IS NOT NULL""",
-            (since,),
+                  AND attachment_url IS NULL AND image_url IS NOT NULL AND {shard_sql}""",
+            (since, *shard_params),
         )
         return [JobRecord.from_row(r) for r in rows]
 

@@ -202,3 +202,38 @@ def test_variables_that_match_no_setting_are_named() -> None:
         "The environment variable MJBOT_DISCORD_TOKEN matches no setting "
         "(did you mean MJBOT_DISCORD__TOKEN?); it is ignored."
     )
+
+
+@pytest.mark.parametrize(
+    ("lines", "words"),
+    [
+        ("shard_count = 2\nshard_ids = [0, 2]", "from 0 to 1"),
+        ("shard_count = 2\nshard_ids = [1, 1]", "twice"),
+        ("shard_ids = [0]", "needs discord.shard_count"),
+        ("shard_count = -1", "discord.shard_count"),
+    ],
+)
+def test_shard_keys_are_checked_at_load(tmp_path: Path, lines: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            write(tmp_path, GOOD.replace("guild_ids = [123]", f"guild_ids = [123]\n{lines}"))
+        )
+    [problem] = caught.value.problems
+    assert words in problem and "discord.shard" in problem
+
+
+def test_shard_keys_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MJBOT_DISCORD__SHARD_COUNT", "4")
+    monkeypatch.setenv("MJBOT_DISCORD__SHARD_IDS", "[3, 1]")
+    settings = load_settings(write(tmp_path, GOOD))
+    assert (settings.discord.shard_count, settings.discord.shard_ids) == (4, [3, 1])
+    monkeypatch.setenv("MJBOT_DISCORD__SHARD_IDS", "[4]")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, GOOD))
+    [problem] = caught.value.problems
+    assert "MJBOT_DISCORD__SHARD_IDS" in problem and "from 0 to 3" in problem
+
+
+def test_default_is_automatic_sharding(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, GOOD))
+    assert (settings.discord.shard_count, settings.discord.shard_ids) == (0, [])

@@ -16,7 +16,7 @@ from .models import (
     User,
 )
 from .ratelimits import Limited, Limits, RateLimiter
-from .server import FakeDiscord, Violation, default_guild
+from .server import FakeDiscord, Violation, default_guild, snowflake_on_shard
 from .store import UploadedFile
 from .wire import RecordedRequest
 
@@ -46,5 +46,6 @@ __all__ = [
     "heartbeat_threads",
     "patch_discord",
     "running",
+    "snowflake_on_shard",
     "snowflake_time",
 ]

@@ -19,7 +19,7 @@ class Injector:
 
     async def _inject(self, payload: dict[str, Any], user: User) -> Interaction:
         fake = cast("FakeDiscord", self)
-        if fake.gateway.current is None:
+        if not fake.gateway.shards:
             raise RuntimeError("no bot is connected to the fake gateway")
         handle = Interaction(fake, payload, user)
         fake.interactions[handle.token] = handle

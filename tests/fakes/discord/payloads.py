@@ -33,7 +33,13 @@ def application(bot: User, owner: User) -> dict[str, Any]:
     }
 
 
-def ready(bot: User, guilds: list[Guild], session_id: str, resume_url: str) -> dict[str, Any]:
+def ready(
+    bot: User,
+    guilds: list[Guild],
+    session_id: str,
+    resume_url: str,
+    shard: tuple[int, int] = (0, 1),
+) -> dict[str, Any]:
     return {
         "v": 10,
         "user": {**bot.to_dict(), "verified": True, "mfa_enabled": False},
@@ -41,7 +47,7 @@ def ready(bot: User, guilds: list[Guild], session_id: str, resume_url: str) -> d
         "session_id": session_id,
         "session_type": "normal",
         "resume_gateway_url": resume_url,
-        "shard": [0, 1],
+        "shard": list(shard),
         "application": {"id": str(bot.id), "flags": 0},
         "private_channels": [],
         "relationships": [],

@@ -95,7 +95,7 @@ class BotRoutes:
         return json_response(
             {
                 "url": self.fake.gateway_url.rstrip("/"),
-                "shards": 1,
+                "shards": self.fake.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000,

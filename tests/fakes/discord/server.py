@@ -41,22 +41,32 @@ class Violation:
         return f"{self.method} {self.path}: {self.problem}"
 
 
-def default_guild(clock: FakeClock) -> Guild:
-    """One server: #general and #mj-logs; alice and bob (members), mod (Manage Server), owner."""
+def default_guild(
+    clock: FakeClock, name: str = "Test Server", *, shard: tuple[int, int] | None = None
+) -> Guild:
+    """One server: #general and #mj-logs; alice and bob (members), mod (Manage Server), owner.
+
+    `shard` ([shard_id, shard_count]) picks an id that Discord's rule puts on that shard."""
     new = clock.snowflake
-    guild_id = new()
+    guild_id = new() if shard is None else snowflake_on_shard(new(), *shard)
     moderators = Role(new(), "Moderators", MANAGE_GUILD | (1 << 13), position=1)
     users = [User(new(), name) for name in ("alice", "bob", "mod", "owner")]
     members = [Member(users[0]), Member(users[1]), Member(users[2], [moderators.id])]
     members.append(Member(users[3]))
     return Guild(
         guild_id,
-        "Test Server",
+        name,
         channels=[Channel(new(), "general"), Channel(new(), "mj-logs", position=1)],
         roles=[moderators],
         members=members,
         owner_id=users[3].id,
     )
+
+
+def snowflake_on_shard(snowflake: int, shard_id: int, shard_count: int) -> int:
+    """`snowflake` moved back at most `shard_count - 1` ms so that its guild is on `shard_id`."""
+    ms = snowflake >> 22
+    return ((ms - (ms - shard_id) % shard_count) << 22) | (snowflake & ((1 << 22) - 1))
 
 
 class FakeDiscord(Injector, AppsInjector):
@@ -84,14 +94,8 @@ class FakeDiscord(Injector, AppsInjector):
         self.attachment_size_limit = attachment_size_limit
         self.bot_user = User(self.clock.snowflake(), bot_name, bot=True)
         self.application_id = self.bot_user.id
-        self.guilds: list[Guild] = (
-            list(guilds) if guilds is not None else [default_guild(self.clock)]
-        )
-        for guild in self.guilds:
-            if guild.member(self.bot_user.id) is None:
-                role = Role(self.clock.snowflake(), bot_name, ALL_PERMISSIONS, position=2)
-                guild.roles.append(role)
-                guild.members.append(Member(self.bot_user, [role.id]))
+        self.guilds: list[Guild] = []
+        self.use_guilds(list(guilds) if guilds is not None else [default_guild(self.clock)])
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -102,6 +106,10 @@ class FakeDiscord(Injector, AppsInjector):
         self.dms_closed: set[int] = set()
         self.store = MessageStore(self)
         self.gateway = Gateway(self)
+        # GET /gateway/bot's `shards` (Discord's recommendation), and the count below which an
+        # IDENTIFY is refused with 4011 "Sharding required" (Discord: past 2,500 guilds).
+        self.recommended_shards = 1
+        self.required_shards = 1
         self.errors = ErrorLogCollector(error_loggers, self.notify)
         self._waiters: set[asyncio.Future[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -158,6 +166,16 @@ class FakeDiscord(Injector, AppsInjector):
         return f"ws://127.0.0.1:{self._port}/"
 
     # -- world -----------------------------------------------------------------------------
+
+    def use_guilds(self, guilds: Sequence[Guild]) -> None:
+        """The servers the bot is in (before it connects), the bot a member of each."""
+        self.guilds[:] = guilds
+        for guild in self.guilds:
+            if guild.member(self.bot_user.id) is None:
+                name = self.bot_user.username
+                role = Role(self.clock.snowflake(), name, ALL_PERMISSIONS, position=2)
+                guild.roles.append(role)
+                guild.members.append(Member(self.bot_user, [role.id]))
 
     @property
     def guild(self) -> Guild:
@@ -366,8 +384,8 @@ class FakeDiscord(Injector, AppsInjector):
     # -- gateway ---------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: Any, *, intent: int = 0) -> None:
-        if self.gateway.current is not None:
+        if self.gateway.shards:
             await self.gateway.dispatch(event, data, intent=intent)
 
-    async def drop_gateway(self, code: int = 4000) -> None:
-        await self.gateway.drop(code)
+    async def drop_gateway(self, code: int = 4000, *, shard: tuple[int, int] | None = None) -> None:
+        await self.gateway.drop(code, shard=shard)
