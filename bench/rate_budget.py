@@ -46,6 +46,7 @@ from bench.loopback import (
     _serve,
     bot_process,
     machine,
+    process_cpu_seconds,
     process_rss_mb,
     quiet_logs,
     start_child_simulator,
@@ -259,8 +260,11 @@ async def load(jobs: int, job_seconds: float) -> None:
     try:
         with TemporaryDirectory() as tmp:
             db = Path(tmp) / "mjbot.sqlite3"
-            async with bot_process(fake, sim.base_url, quota=UNLIMITED, storage={"path": str(db)}):
+            async with bot_process(
+                fake, sim.base_url, quota=UNLIMITED, storage={"path": str(db)}
+            ) as bot:
                 first = len(fake.requests)
+                cpu_before = process_cpu_seconds(bot.pid)
                 started = time.monotonic()
                 sent = await submit(fake, jobs, channels)
                 print(
@@ -286,7 +290,11 @@ async def load(jobs: int, job_seconds: float) -> None:
                     lambda: all(m["attachments"] for m in job_messages(fake).values()),
                     job_seconds * 6 + 120,
                 )
-                print(f"# all finished after {time.monotonic() - started:.1f} s", file=sys.stderr)
+                print(
+                    f"# all finished after {time.monotonic() - started:.1f} s, mjbot used"
+                    f" {process_cpu_seconds(bot.pid) - cpu_before:.1f} s of CPU",
+                    file=sys.stderr,
+                )
                 messages = job_messages(fake)
                 proxy_done = await finish_times(
                     sim.base_url, db, [int(m["id"]) for m in messages.values()]

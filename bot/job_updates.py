@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,12 @@ _STATUS_TO_STATE: dict[str, JobState] = {
     "CANCEL": "cancelled",
 }
 Seen = tuple[JobState, int | None, str | None, str | None]
+# A task this far along is "finishing": between two full poll cycles it is read again, with the
+# other finishing tasks in a batch of their own, FINISHING_READS times per poll interval (every
+# second with the default 3 s), so that its end is seen about a second after the proxy reached
+# it rather than up to a whole interval later.
+FINISHING_PERCENT = 90
+FINISHING_READS = 3
 
 
 @dataclass
@@ -107,3 +114,29 @@ def job_media(task: Task) -> JobMedia:
     """What a finished task shows, as the job records it (its address goes in image_url)."""
     media = task.media
     return JobMedia(media.kind, max(1, media.count))
+
+
+def finishing(followed: Followed) -> bool:
+    """The task was last seen running and near its end (see FINISHING_PERCENT)."""
+    seen = followed.seen
+    return seen is not None and seen[0] == "in_progress" and (seen[1] or 0) >= FINISHING_PERCENT
+
+
+def next_poll(
+    followed: Iterable[Followed],
+    *,
+    since_full: float,
+    since_any: float,
+    full_delay: float,
+    finishing_delay: float | None,
+) -> tuple[float, list[str] | None]:
+    """How long until the next poll and which tasks it reads: None for every followed task (a
+    full cycle, `full_delay` after the last one ended), or only the finishing ones
+    (`finishing_delay` after the last poll of any kind, when that comes first; None: never)."""
+    full = max(0.0, full_delay - since_full)
+    if finishing_delay is None or finishing_delay - since_any >= full:
+        return full, None
+    ids = [f.task_id for f in followed if finishing(f)]
+    if not ids:
+        return full, None
+    return max(0.0, finishing_delay - since_any), ids

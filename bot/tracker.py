@@ -14,30 +14,26 @@ import logging
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
 
 from bot.job_updates import (
+    FINISHING_READS,
     TERMINAL_STATES,
     Followed,
     JobUpdate,
     Seen,
     failure_update,
+    next_poll,
     plan_update,
     state_of,
 )
-from bot.midjourney.errors import (
-    APIConnectionError,
-    MidjourneyError,
-    NotFoundError,
-    RateLimitError,
-)
+from bot.midjourney.errors import MidjourneyError
 from bot.midjourney.models import Task
 from bot.proxy_health import ProxyHealth
+from bot.task_reads import BATCH_RETRY_SECONDS, TaskReads, TaskSource
 from storage.db import StorageError
 from storage.jobs import JobRecord, JobRepository
 
-__all__ = ["TERMINAL_STATES", "Tracker", "state_of"]
+__all__ = ["BATCH_RETRY_SECONDS", "TERMINAL_STATES", "TaskSource", "Tracker", "state_of"]
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +43,11 @@ OUTAGE_AFTER = 3
 # How long a task may be unknown to the proxy (absent from the batch, fetch says "no such
 # task") before its job fails: a relay may list a fresh task only after its next refresh.
 UNKNOWN_GRACE_SECONDS = 120.0
-# After the batch route failed while single fetches worked, try the batch again this much later.
-BATCH_RETRY_SECONDS = 300.0
 # At most one early poll (notifyHook callback, new job) per this many seconds.
 WAKE_GAP_SECONDS = 1.0
-# A single task's fetch: no retries (the next cycle is the retry), a short timeout, a few at once.
-FETCH_TIMEOUT_SECONDS = 10.0
-FETCH_CONCURRENCY = 8
-
-
-class TaskSource(Protocol):
-    """What the tracker needs of the API client."""
-
-    async def list_by_condition(self, ids: Sequence[str]) -> list[Task]: ...
-
-    async def fetch(
-        self, task_id: str, *, retries: int | None = None, read_timeout: float | None = None
-    ) -> Task | None: ...
 
 
 JobListener = Callable[[JobRecord], Awaitable[None]]
-
-
-@dataclass
-class _Read:
-    tasks: list[Task] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # to fetch one by one
-    error: MidjourneyError | None = None  # a batch call failed: the cycle failed
-    batch_answered: bool = False
 
 
 class Tracker:
@@ -91,19 +64,19 @@ class Tracker:
         clock: Callable[[], float] = time.time,
         unknown_grace: float = UNKNOWN_GRACE_SECONDS,
         wake_gap: float = WAKE_GAP_SECONDS,
+        finishing_interval: float | None = None,
     ) -> None:
-        self._api = api
+        self._reads = TaskReads(api, batch_size, clock, on_fetch_error=self._fetch_failed)
         self._jobs = jobs
         self._interval = interval
-        self._batch_size = batch_size
         self._timeout = timeout_seconds
         self._clock = clock
         self._unknown_grace = unknown_grace
         self._wake_gap = min(wake_gap, interval)
+        self._finishing_interval = finishing_interval or interval / FINISHING_READS
         self._followed: dict[str, Followed] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._batch_retry_at: float | None = None  # set while the batch route is refused
         self.health = ProxyHealth()
         self.listener: JobListener | None = None
         self.polls = 0
@@ -169,17 +142,33 @@ class Tracker:
             factor = _MAX_BACKOFF_FACTOR
         return max(self._interval * factor, self.health.retry_after or 0.0)
 
+    def next_poll(self, since_full: float, since_any: float) -> tuple[float, list[str] | None]:
+        """The wait before the next poll and what it reads (None: every followed task). While
+        the proxy answers, finishing tasks are read again between full cycles."""
+        healthy = self.health.failures == 0 and not self.health.slow
+        return next_poll(
+            self._followed.values(),
+            since_full=since_full,
+            since_any=since_any,
+            full_delay=self.next_delay(),
+            finishing_delay=self._finishing_interval if healthy else None,
+        )
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         last_poll = float("-inf")
+        ended = ended_full = loop.time()  # when the last poll (of any kind / full) ended
         while True:
+            ids: list[str] | None = None
             if self._followed:
+                delay, ids = self.next_poll(loop.time() - ended_full, loop.time() - ended)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.next_delay())
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
                 except TimeoutError:
                     pass
                 else:
-                    # Woken early: callbacks arriving meanwhile are merged into one poll.
+                    # Woken early: callbacks arriving meanwhile are merged into one full poll.
+                    ids = None
                     gap = self._wake_gap - (loop.time() - last_poll)
                     if gap > 0:
                         await asyncio.sleep(gap)
@@ -188,108 +177,45 @@ class Tracker:
             self._wake.clear()
             last_poll = loop.time()
             try:
-                await self.poll_once()
+                await (self.poll_once() if ids is None else self.poll_finishing(ids))
             except Exception:
                 log.exception("poll cycle failed")
+            ended = loop.time()
+            if ids is None:
+                ended_full = ended
 
     # ---- one cycle ---------------------------------------------------------------------------
     async def poll_once(self) -> None:
         """One cycle: read every followed task, write what changed, enforce deadlines."""
+        await self._poll(list(self._followed), full=True)
+
+    async def poll_finishing(self, task_ids: Sequence[str]) -> None:
+        """Read only these (finishing) tasks; write only the ends it finds (progress waits for
+        the next full cycle)."""
+        await self._poll([i for i in task_ids if i in self._followed], full=False)
+
+    async def _poll(self, task_ids: list[str], *, full: bool) -> None:
         self.polls += 1
-        read = await self._read_batches(list(self._followed))
-        writes = self._plans(read.tasks)
+        read = await self._reads.read(task_ids)
+        writes = self._plans(read.tasks, ends_only=not full)
         if read.missing:
             await self._commit(writes)  # what the batch read is not held up by single fetches
-            found, unknown, error = await self._fetch_each(read.missing)
+            found, unknown, error = await self._reads.fetch_each(read.missing)
             if read.error is None and not read.batch_answered and not found and not unknown:
                 read.error = error  # no batch at all and every fetch failed
-            writes = self._plans(found) + self._unknown(unknown)
+            writes = self._plans(found, ends_only=not full) + self._unknown(unknown)
         writes += self._overdue({w.followed.task_id for w in writes})
         await self._judge(read.error)  # first: the jobs written next show the current notice
         await self._commit(writes)
 
-    def _use_batch(self) -> bool:
-        return self._batch_retry_at is None or self._clock() >= self._batch_retry_at
+    def _fetch_failed(self, task_id: str, error: MidjourneyError) -> None:
+        followed = self._followed.get(task_id)
+        if followed is not None:
+            followed.fetch_errors += 1
+            if followed.fetch_errors == 1:
+                log.warning("task %s cannot be fetched (%s)", task_id, error)
 
-    async def _read_batches(self, ids: list[str]) -> _Read:
-        read = _Read()
-        for start in range(0, len(ids), self._batch_size):
-            chunk = ids[start : start + self._batch_size]
-            if not self._use_batch():
-                read.missing.extend(chunk)
-                continue
-            try:
-                found = await self._api.list_by_condition(chunk)
-            except MidjourneyError as exc:
-                if not await self._batch_route_refused(exc, chunk[0]):
-                    read.error = exc  # the service itself failed: keep what was read
-                    return read
-                read.missing.extend(chunk)
-                continue
-            if self._batch_retry_at is not None:
-                log.info("list-by-condition answers again; polling in batches")
-                self._batch_retry_at = None
-            read.batch_answered = True
-            read.tasks.extend(found)
-            # Some relays list only part of the ids (e.g. other keys' tasks): ask for the rest
-            # one by one rather than let them wait for their deadline.
-            returned = {task.id for task in found}
-            read.missing.extend(task_id for task_id in chunk if task_id not in returned)
-        return read
-
-    async def _batch_route_refused(self, error: MidjourneyError, probe_id: str) -> bool:
-        """The batch call failed: is it the route (a single fetch works) or the service?"""
-        if isinstance(error, APIConnectionError | RateLimitError):
-            return False  # not answering, or "slow down": another request would not help
-        try:
-            await self._api.fetch(probe_id, retries=0, read_timeout=FETCH_TIMEOUT_SECONDS)
-        except MidjourneyError:
-            return False
-        log.info(
-            "list-by-condition failed (%s) while fetch works: fetching tasks one by one, "
-            "trying the batch again in %.0f s",
-            error,
-            BATCH_RETRY_SECONDS,
-        )
-        self._batch_retry_at = self._clock() + BATCH_RETRY_SECONDS
-        return True
-
-    async def _fetch_each(
-        self, task_ids: list[str]
-    ) -> tuple[list[Task], list[str], MidjourneyError | None]:
-        """Fetch tasks one by one (a few at once): found, unknown to the proxy, an error seen."""
-        limit = asyncio.Semaphore(FETCH_CONCURRENCY)
-
-        async def one(task_id: str) -> Task | MidjourneyError | None:
-            async with limit:
-                try:
-                    return await self._api.fetch(
-                        task_id, retries=0, read_timeout=FETCH_TIMEOUT_SECONDS
-                    )
-                except NotFoundError:
-                    return None
-                except MidjourneyError as exc:
-                    followed = self._followed.get(task_id)
-                    if followed is not None:
-                        followed.fetch_errors += 1
-                        if followed.fetch_errors == 1:
-                            log.warning("task %s cannot be fetched (%s)", task_id, exc)
-                    return exc
-
-        answers = await asyncio.gather(*(one(task_id) for task_id in task_ids))
-        found: list[Task] = []
-        unknown: list[str] = []
-        error: MidjourneyError | None = None
-        for task_id, answer in zip(task_ids, answers, strict=True):
-            if isinstance(answer, Task):
-                found.append(answer)
-            elif answer is None:
-                unknown.append(task_id)
-            else:
-                error = error or answer
-        return found, unknown, error
-
-    def _plans(self, tasks: Iterable[Task]) -> list[JobUpdate]:
+    def _plans(self, tasks: Iterable[Task], *, ends_only: bool = False) -> list[JobUpdate]:
         writes = []
         for task in tasks:
             followed = self._followed.get(task.id)
@@ -297,7 +223,7 @@ class Tracker:
                 continue
             followed.missing_since, followed.fetch_errors = None, 0
             write = plan_update(followed, task)
-            if write is not None:
+            if write is not None and (write.ends or not ends_only):
                 writes.append(write)
         return writes
 
@@ -328,6 +254,7 @@ class Tracker:
         """Write the cycle's changes in one transaction; unfollow ended jobs only afterwards."""
         if not writes:
             return True
+        writes.sort(key=lambda write: not write.ends)  # ends first: finals are told first
         try:
             async with self._jobs.db.transaction():
                 changed = [await self._write(w) for w in writes]
@@ -338,6 +265,7 @@ class Tracker:
         recovered, self.health.storage_failing = self.health.storage_failing, False
         if recovered:
             log.warning("job updates are saved again")
+        told: list[int] = []
         for write, did_change in zip(writes, changed, strict=True):
             followed = write.followed
             if write.ends:
@@ -352,7 +280,8 @@ class Tracker:
             else:
                 followed.state, followed.seen = write.fields["state"], write.seen
             if did_change:
-                await self._notify(followed.job_id)
+                told.append(followed.job_id)
+        await self._notify(*told)
         if recovered:
             await self._notify_all()  # the storage notice goes away
         return True
@@ -375,8 +304,7 @@ class Tracker:
             error,
         )
         if first:
-            for write in writes:
-                await self._notify(write.followed.job_id)
+            await self._notify(*(write.followed.job_id for write in writes))
 
     async def _judge(self, error: MidjourneyError | None) -> None:
         """Tell the health what this cycle came to; tell members when that changes."""
@@ -390,12 +318,13 @@ class Tracker:
         await self.health.tell_moderators(f.guild_id for f in self._followed.values())
 
     async def _notify_all(self) -> None:
-        for followed in list(self._followed.values()):
-            await self._notify(followed.job_id)
+        await self._notify(*(followed.job_id for followed in list(self._followed.values())))
 
-    async def _notify(self, job_id: int) -> None:
-        if self.listener is None:
+    async def _notify(self, *job_ids: int) -> None:
+        """Tell the listener, in this order; the records are all read first (one queue of
+        reads, not one read per listener call among everything else the loop does)."""
+        if self.listener is None or not job_ids:
             return
-        job = await self._jobs.get(job_id)
-        if job is not None:
-            await self.listener(job)
+        for job in await asyncio.gather(*(self._jobs.get(job_id) for job_id in job_ids)):
+            if job is not None:
+                await self.listener(job)

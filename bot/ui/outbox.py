@@ -12,6 +12,8 @@ interaction webhooks are exempt) and limits message creates and edits per channe
 - waiting slots are granted by priority (final results and failures, then first job messages,
   then progress edits), oldest first within a priority; at most ``max_in_flight`` at once, so
   the HTTP connection pool always has room for interaction responses, which never wait here;
+  progress edits and audit lines never hold the last quarter of them, so a final result does
+  not wait for a slow progress edit to end;
 - progress edits, on every route together, at most ``PROGRESS_PER_SECOND``: when many jobs
   move at once their edits wait (merged per job by the presenter) instead of crowding out the
   finals.
@@ -24,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import heapq
-import itertools
 import logging
 import re
 import time
@@ -101,12 +101,11 @@ class _Bucket:
         self.remaining -= 1
 
 
-@dataclass(order=True)
+@dataclass
 class _Waiter:
     priority: int
-    seq: int
-    route: Route = field(compare=False)
-    future: asyncio.Future[None] = field(compare=False)
+    route: Route
+    future: asyncio.Future[None] = field(repr=False)
 
 
 class Outbox:
@@ -128,10 +127,13 @@ class Outbox:
         self._buckets: dict[tuple[str, int], _Bucket] = {}
         self._busy: set[Route] = set()
         self._in_flight = 0
+        # Routes held by progress edits and audit lines: they leave `reserve` slots to the rest.
+        self._low: set[Route] = set()
+        self.reserve = self.max_in_flight // 4
         self._sent: deque[float] = deque()  # grant times of global-limited slots, last second
         self._global_pause_until = 0.0
-        self._heap: list[_Waiter] = []
-        self._seq = itertools.count()
+        # One queue per priority, oldest first (a cancelled waiter is dropped when reached).
+        self._queues: dict[int, deque[_Waiter]] = {int(p): deque() for p in sorted(Priority)}
         self._timer: asyncio.TimerHandle | None = None
         self.rate_limited: Counter[str] = Counter()  # 429s seen, by X-RateLimit-Scope
         self.granted: Counter[Priority] = Counter()
@@ -140,8 +142,8 @@ class Outbox:
     async def acquire(self, priority: Priority, route: Route) -> None:
         """Wait for a slot for one request on `route`; `release(route)` when it is answered."""
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(int(priority), next(self._seq), route, loop.create_future())
-        heapq.heappush(self._heap, waiter)
+        waiter = _Waiter(int(priority), route, loop.create_future())
+        self._queues[waiter.priority].append(waiter)
         self._dispatch()
         try:
             await waiter.future
@@ -155,6 +157,7 @@ class Outbox:
 
     def release(self, route: Route) -> None:
         self._busy.discard(route)
+        self._low.discard(route)
         self._in_flight -= 1
         self._dispatch()
 
@@ -169,7 +172,7 @@ class Outbox:
 
     @property
     def waiting(self) -> int:
-        return sum(1 for w in self._heap if not w.future.done())
+        return sum(1 for q in self._queues.values() for w in q if not w.future.done())
 
     def _global_ready_at(self, now: float) -> float:
         """When a global-limited request may go next (``now`` if it may go now)."""
@@ -185,16 +188,13 @@ class Outbox:
             return now
         return self._progress_sent[0] + GLOBAL_WINDOW
 
-    def _ready_at(self, waiter: _Waiter, now: float) -> float:
-        route = waiter.route
+    def _ready_at(self, route: Route, now: float) -> float:
+        """When a request on `route` may go, as far as the route's own limits say."""
         if route in self._busy:
             return float("inf")  # freed by a release, not by time
-        ready = now
-        if waiter.priority == Priority.PROGRESS:
-            ready = self._progress_ready_at(now)
         if not route.global_limited:
-            return ready
-        ready = max(ready, self._global_ready_at(now))
+            return now
+        ready = self._global_ready_at(now)
         assert isinstance(route.key, int)
         bucket = self._buckets.get((route.kind, route.key))
         if bucket is not None and not bucket.available(now):
@@ -202,28 +202,42 @@ class Outbox:
         return ready
 
     def _dispatch(self) -> None:
-        """Grant every slot that may go now, best priority first; arm a timer for the rest."""
+        """Grant every slot that may go now, best priority first; arm a timer for the rest.
+
+        A limit shared by a whole priority (the progress budget, the reserve) ends that
+        priority's turn at once: a thousand waiting edits are not each looked at again on every
+        release."""
         now = self._clock()
         wake = float("inf")
-        kept: list[_Waiter] = []
-        while self._heap and self._in_flight < self.max_in_flight:
-            waiter = heapq.heappop(self._heap)
-            if waiter.future.done():
-                continue  # cancelled while waiting
-            ready = self._ready_at(waiter, now)
-            if ready > now:
-                wake = min(wake, ready)
-                kept.append(waiter)
-                continue
-            self._grant(waiter, now)
-        for waiter in kept:
-            heapq.heappush(self._heap, waiter)
+        for level, queue in self._queues.items():
+            low = level >= Priority.PROGRESS
+            kept: list[_Waiter] = []
+            while queue and self._in_flight < self.max_in_flight:
+                if low and len(self._low) >= self.max_in_flight - self.reserve:
+                    break  # freed by a release
+                if level == Priority.PROGRESS:
+                    ready = self._progress_ready_at(now)
+                    if ready > now:
+                        wake = min(wake, ready)
+                        break
+                waiter = queue.popleft()
+                if waiter.future.done():
+                    continue  # cancelled while waiting
+                ready = self._ready_at(waiter.route, now)
+                if ready > now:
+                    wake = min(wake, ready)
+                    kept.append(waiter)
+                    continue
+                self._grant(waiter, now)
+            queue.extendleft(reversed(kept))
         self._arm(wake, now)
 
     def _grant(self, waiter: _Waiter, now: float) -> None:
         route = waiter.route
         self._busy.add(route)
         self._in_flight += 1
+        if waiter.priority >= Priority.PROGRESS:
+            self._low.add(route)
         if waiter.priority == Priority.PROGRESS:
             self._progress_sent.append(now)
         if route.global_limited:

@@ -136,3 +136,45 @@ async def test_progress_edits_are_paced_on_every_route_finals_are_not() -> None:
     for t0 in times:
         assert sum(1 for t in times if t0 <= t < t0 + 0.95) <= 5
     assert times[-1] >= 2.0
+
+
+async def test_progress_edits_leave_a_quarter_of_the_slots_to_finals() -> None:
+    outbox = Outbox(max_in_flight=8)
+    assert outbox.reserve == 2
+    for n in range(6):  # slow progress edits in flight
+        await outbox.acquire(Priority.PROGRESS, Route.token(f"progress-{n}"))
+    seventh = asyncio.create_task(outbox.acquire(Priority.PROGRESS, Route.token("progress-6")))
+    await asyncio.sleep(0)
+    assert not seventh.done()  # the last two slots are not for progress edits
+    for n in range(2):  # ...but finals get them at once
+        await asyncio.wait_for(outbox.acquire(Priority.FINAL, Route.token(f"final-{n}")), 1)
+    outbox.release(Route.token("progress-0"))
+    await asyncio.wait_for(seventh, 1)
+
+
+async def test_a_spent_progress_budget_does_not_look_at_every_waiting_edit() -> None:
+    outbox = Outbox(progress_per_second=1, max_in_flight=100)
+    looked = 0
+    ready_at = outbox._ready_at
+
+    def counting(*args: object) -> float:
+        nonlocal looked
+        looked += 1
+        return ready_at(*args)  # type: ignore[arg-type]
+
+    outbox._ready_at = counting  # type: ignore[method-assign]
+    waiting = [
+        asyncio.create_task(outbox.acquire(Priority.PROGRESS, Route.token(f"job-{n}")))
+        for n in range(1000)
+    ]
+    await asyncio.sleep(0)
+    # Twenty finals come and go while the 999 edits wait for the progress budget.
+    for n in range(20):
+        async with outbox.slot(Priority.FINAL, Route.token(f"final-{n}")):
+            pass
+    assert sum(task.done() for task in waiting) == 1
+    assert looked < 100  # not 999 for every acquire and release
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    outbox.close()
