@@ -1,4 +1,5 @@
-"""Command line: `mjbot run`, `mjbot check`, `mjbot backup`, `mjbot mock-api`, `--version`."""
+"""Command line: `mjbot run`, `mjbot check`, `mjbot backup`, `mjbot migrate`, `mjbot rotate-key`,
+`mjbot mock-api`, `--version`."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("path", metavar="PATH", help="where to write the copy")
     backup.add_argument("--config", default=None, help=CONFIG_HELP)
+    _add_migrate(sub)
     rotate = sub.add_parser(
         "rotate-key",
         help="re-encrypt the servers' stored API keys with a new security.secret_key",
@@ -70,6 +72,23 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated names of real proxies' ways to imitate (README: Mock API quirks)",
     )
     return parser
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bot import migrate
+
+    parser = sub.add_parser(
+        "migrate",
+        help="copy a SQLite database into PostgreSQL (every row, ids kept), verified by counts",
+        description=migrate.DESCRIPTION,
+        epilog=migrate.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--from", dest="source", required=True, metavar="URL", help=migrate.FROM_HELP
+    )
+    parser.add_argument("--to", dest="target", required=True, metavar="URL", help=migrate.TO_HELP)
+    parser.add_argument("--replace", action="store_true", help=migrate.REPLACE_HELP)
 
 
 def package_version() -> str:
@@ -182,6 +201,12 @@ def _cmd_rotate_key(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.migrate import run
+
+    return run(args.source, args.target, replace=args.replace)
+
+
 def _cmd_mock_api(args: argparse.Namespace) -> int:
     from bot.logs import configure_logging
     from bot.midjourney.simulator import run_simulator
@@ -232,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _cmd_run,
         "check": _cmd_check,
         "backup": _cmd_backup,
+        "migrate": _cmd_migrate,
         "mock-api": _cmd_mock_api,
         "rotate-key": _cmd_rotate_key,
     }
