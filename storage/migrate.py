@@ -237,7 +237,7 @@ async def _copy(
             _verify(counts)
             next_job_id = 1
             for table in tables:
-                if table.id_column is None:
+                if table.id_column is None or not table.autoincrement:
                     continue
                 highest = await tx.fetch_value(
                     f"SELECT coalesce(max({quote(table.id_column)}), 0) FROM {quote(table.name)}"

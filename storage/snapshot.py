@@ -22,6 +22,7 @@ class Table:
     name: str
     columns: list[str]
     id_column: str | None = None  # the INTEGER PRIMARY KEY (the rowid), if any
+    autoincrement: bool = False  # its ids come from a sequence (an identity on PostgreSQL)
     parents: set[str] = field(default_factory=set)  # tables its foreign keys point at
     self_refs: list[str] = field(default_factory=list)  # columns naming another row's id
 
@@ -64,20 +65,18 @@ class Snapshot:
 
     def tables(self) -> list[Table]:
         """Every table, each after the tables its foreign keys point at."""
-        names = [
-            row[0]
-            for row in self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid"
-            )
-        ]
+        schema = self._conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid"
+        ).fetchall()
         found: dict[str, Table] = {}
-        for name in names:
+        for name, sql in schema:
             info = self._conn.execute(f"PRAGMA table_info({quote(name)})").fetchall()
             keys = [row for row in info if row[5]]
             table = Table(name, [row[1] for row in info])
             if len(keys) == 1 and str(keys[0][2]).upper() == "INTEGER":
                 table.id_column = keys[0][1]
+                table.autoincrement = "AUTOINCREMENT" in str(sql).upper()
             for fk in self._conn.execute(f"PRAGMA foreign_key_list({quote(name)})"):
                 if fk[2] == name:
                     table.self_refs.append(fk[3])

@@ -3,11 +3,13 @@ sentence for each mistake, never a password or a traceback."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from storage.lock import InstanceLock
 from tests.bot.test_cli import run_cli
 from tests.storage.migrate_data import populate
 
@@ -73,3 +75,19 @@ def test_a_file_that_is_not_an_mjbot_database_is_one_sentence(tmp_path: Path) ->
         f"mjbot: migrate: the database at {source} cannot be read: it is not an mjbot database "
         "(no schema_version table)"
     ]
+
+
+async def test_a_running_bot_is_named_and_the_next_steps_said(tmp_path: Path) -> None:
+    source = await populate(tmp_path / "old.sqlite3")
+    lock = InstanceLock.acquire(str(source.path))  # as `mjbot run` holds it
+    assert lock is not None
+    try:
+        result = run_cli("migrate", "--from", str(source.path), "--to", str(tmp_path / "n.db"))
+    finally:
+        lock.release()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        f"A bot (process {os.getpid()}) is still running on the source, so this is a copy of "
+        "the moment it started: stop the bot, run this command again with --replace, then "
+        "start the bot with storage.url set to the --to URL."
+    )

@@ -70,6 +70,16 @@ async def test_every_row_of_every_table_moves_with_its_ids(tmp_path: Path, targe
         assert await table_rows(target_url, table) == await table_rows(source_url, table), table
     assert result.next_job_id == source.purged_id + 1
     assert not result.bot_running
+    if target_url.startswith("sqlite:"):  # the same high-water marks, and only for AUTOINCREMENT
+        assert await table_rows(target_url, "sqlite_sequence") == await table_rows(
+            source_url, "sqlite_sequence"
+        )
+        assert {row[0] for row in await table_rows(target_url, "sqlite_sequence")} == {
+            "jobs",
+            "usage",
+            "audit",
+            "proxies",
+        }
     async with Repositories.over(await open_url(target_url)) as repos:
         job = await repos.jobs.job_for_message(MESSAGE_ID)  # the message's buttons still work
         assert job is not None and job.id == source.parent_id and job.proxy_id == source.proxy_id
