@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_a_url_that_names_no_database_is_refused_in_one_sentence(
 
 def test_a_file_that_is_not_an_mjbot_database_is_one_sentence(tmp_path: Path) -> None:
     source = tmp_path / "notes.sqlite3"
-    with sqlite3.connect(source) as conn:
+    with closing(sqlite3.connect(source, isolation_level=None)) as conn:
         conn.execute("CREATE TABLE notes (text TEXT)")
     result = run_cli("migrate", "--from", str(source), "--to", str(tmp_path / "new.sqlite3"))
     assert result.returncode == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,9 @@ async def test_a_target_that_holds_data_is_refused_unless_replaced(
 
 async def test_a_failure_mid_copy_leaves_the_target_empty(tmp_path: Path, target_url: str) -> None:
     source = await populate(tmp_path / "old.sqlite3")
-    with sqlite3.connect(source.path) as conn:  # a damaged source: a message of no job
+    with closing(
+        sqlite3.connect(source.path, isolation_level=None)
+    ) as conn:  # a damaged source: a message of no job
         conn.execute(
             "INSERT INTO messages (message_id, job_id, channel_id, created_at) "
             "VALUES (7, 999, 1, 0)"
@@ -143,7 +146,9 @@ async def test_a_parent_job_with_a_higher_id_is_linked_once_both_exist(
 ) -> None:
     path = tmp_path / "old.sqlite3"
     await (await Database.open(path)).close()
-    with sqlite3.connect(path) as conn:  # never made by mjbot; a database edited by hand
+    with closing(
+        sqlite3.connect(path, isolation_level=None)
+    ) as conn:  # never made by mjbot; a database edited by hand
         for job_id, parent in ((9, None), (3, 9)):
             conn.execute(
                 "INSERT INTO jobs (id, parent_job_id, channel_id, requester_id, kind, action, "
@@ -175,14 +180,14 @@ async def test_an_older_source_is_brought_up_to_date_in_a_copy_never_in_place(
     assert {t.name: t.target for t in result.tables}["jobs"] == 1
     assert "proxies" in {t.name for t in result.tables}
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
 
 
 async def test_a_source_from_a_newer_mjbot_is_refused(tmp_path: Path, target_url: str) -> None:
     path = tmp_path / "old.sqlite3"
     await (await Database.open(path)).close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("UPDATE schema_version SET version = 99")
     latest = len(load_migrations())
     with pytest.raises(MigrateError) as refused:
