@@ -77,3 +77,26 @@ async def test_bans_pauses_words_and_quotas_reach_the_other_process(
     await first.guilds.set_quota_override(GUILD, MEMBER, 2.0)
     policy = await second.gate.admit(who)
     assert (await second.gate.limits(who, policy)).user_quota == 2.0
+
+
+async def test_a_callback_for_another_processes_task_is_ignored(
+    two: tuple[Services, Services],
+) -> None:
+    """notifyHook: each process follows its own guilds' tasks; a callback for a task the
+    other process follows wakes nothing here and raises nothing."""
+    first, second = two
+    job = await first.job_repo.create_submitting(
+        guild_id=GUILD,
+        channel_id=5,
+        requester_id=MEMBER,
+        kind="imagine",
+        action="imagine",
+        prompt="a fox",
+    )
+    job = await first.job_repo.mark_submitted(job.id, "task-of-first")
+    await first.proxies.follow(job)
+    for tracker in second.proxies.trackers:
+        tracker._wake.clear()
+    second.proxies.wake("task-of-first")
+    assert not any(tracker._wake.is_set() for tracker in second.proxies.trackers)
+    assert [t for tr in first.proxies.trackers for t in tr.followed_task_ids] == ["task-of-first"]
