@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp
 import httpx
 
+from bot.transport import LazyTransport
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -241,7 +243,7 @@ class MeteredTransport(httpx.AsyncBaseTransport):
     def __init__(
         self, inner: httpx.AsyncBaseTransport | None = None, metrics: Metrics = METRICS
     ) -> None:
-        self._inner = inner or httpx.AsyncHTTPTransport()
+        self._inner = inner or LazyTransport()  # TLS set up with the first https request
         self._metrics = metrics
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -10,6 +10,7 @@ import httpx
 
 from bot.media.addresses import AddressGuard, Target, pinned_request
 from bot.media.kinds import DownloadedImage, ImageError, sniff_image
+from bot.transport import LazyTransport
 
 _SCHEMES = frozenset({"http", "https"})
 MAX_REDIRECTS = 5
@@ -18,12 +19,10 @@ Sniffer = Callable[[bytes], str | None]
 
 def make_download_client() -> httpx.AsyncClient:
     """The client media downloads go through: no environment proxies, no automatic redirects,
-    and no kept-alive connections (each request connects to the address just checked)."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
+    and no kept-alive connections (each request connects to the address just checked). Its TLS
+    context is built with the first https download, not at start-up."""
+    transport = LazyTransport(trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False, transport=transport)
 
 
 def checked_url(url: str) -> httpx.URL:
