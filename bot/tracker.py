@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -258,7 +257,7 @@ class Tracker:
         try:
             async with self._jobs.db.transaction():
                 changed = [await self._write(w) for w in writes]
-        except (StorageError, sqlite3.Error) as exc:
+        except StorageError as exc:
             await self._storage_failed(writes, exc)
             return False
         self.transactions += 1

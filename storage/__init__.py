@@ -1,6 +1,17 @@
-"""SQLite storage: the database, its migrations, and typed repositories that return dataclasses."""
+"""Storage on SQLite or PostgreSQL: the database, its migrations, and typed repositories that
+return dataclasses."""
 
-from storage.db import Clock, Database, Migration, StorageError, Transaction, load_migrations
+from storage.db import (
+    Clock,
+    ConstraintViolation,
+    Database,
+    Migration,
+    StorageError,
+    StorageUnavailable,
+    Transaction,
+    load_migrations,
+    open_database,
+)
 from storage.guilds import GuildRepository, normalise_word
 from storage.jobs import JobRepository, MessageTaken, TaskAlreadyTracked
 from storage.records import (
@@ -43,6 +54,7 @@ __all__ = [
     "ChargeRefusal",
     "ChargeResult",
     "Clock",
+    "ConstraintViolation",
     "Database",
     "DayUsage",
     "GuildRepository",
@@ -60,6 +72,7 @@ __all__ = [
     "Repositories",
     "Reservation",
     "StorageError",
+    "StorageUnavailable",
     "TaskAlreadyTracked",
     "Transaction",
     "Unset",
@@ -70,4 +83,5 @@ __all__ = [
     "UserUsage",
     "load_migrations",
     "normalise_word",
+    "open_database",
 ]

@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.db import BUSY_TIMEOUT_MS, StorageError
+from storage.db import StorageError
+from storage.sqlite import BUSY_TIMEOUT_MS
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ quotas, audit entries and usage (job and message records are in storage/records.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from storage.db import Row
 
 ChargeRefusal = Literal["user_quota", "guild_cap", "user_in_flight", "guild_in_flight"]
 
@@ -34,7 +36,7 @@ class GuildSettingsRecord:
     updated_at: float | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> GuildSettingsRecord:
+    def from_row(cls, row: Row) -> GuildSettingsRecord:
         weights = _json_or_none(row["weights_json"]) or {}
         channels = _json_or_none(row["allowed_channels_json"]) or []
         roles = _json_or_none(row["allowed_roles_json"]) or []
@@ -75,8 +77,8 @@ class UserSettingsRecord:
     option_sets: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> UserSettingsRecord:
-        keys = row.keys()
+    def from_row(cls, row: Row) -> UserSettingsRecord:
+        keys = set(row.keys())
         sets = row["option_sets_json"] if "option_sets_json" in keys else None
         return cls(
             guild_id=row["guild_id"],

@@ -236,7 +236,8 @@ class GuildRepository:
         if not normalised:
             raise ValueError("a banned word cannot be empty")
         result = await self.db.execute(
-            "INSERT OR IGNORE INTO banned_words (guild_id, word) VALUES (?, ?)",
+            """INSERT INTO banned_words (guild_id, word) VALUES (?, ?)
+               ON CONFLICT (guild_id, word) DO NOTHING""",
             (guild_id, normalised),
         )
         return result.rowcount > 0
@@ -260,13 +261,13 @@ class GuildRepository:
         self, guild_id: int, actor_id: int, action: str, detail: str = ""
     ) -> AuditEntry:
         now = self.db.now()
-        result = await self.db.execute(
-            """INSERT INTO audit (guild_id, actor_id, action, detail, created_at)
-               VALUES (?, ?, ?, ?, ?)""",
-            (guild_id, actor_id, action, detail, now),
-        )
-        assert result.lastrowid is not None
-        return AuditEntry(result.lastrowid, guild_id, actor_id, action, detail, now)
+        async with self.db.transaction() as tx:
+            audit_id = await tx.fetch_value(
+                """INSERT INTO audit (guild_id, actor_id, action, detail, created_at)
+                   VALUES (?, ?, ?, ?, ?) RETURNING id""",
+                (guild_id, actor_id, action, detail, now),
+            )
+        return AuditEntry(int(audit_id), guild_id, actor_id, action, detail, now)
 
     async def audit_entries(
         self, guild_id: int, *, limit: int = 50, before: float | None = None

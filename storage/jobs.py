@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from storage.db import Database, StorageError, Transaction
+from storage.db import ConstraintViolation, Database, StorageError, Transaction
 from storage.history import MemberJobs
 from storage.messages import JobMessages, MessageTaken
 from storage.records import (
@@ -120,7 +119,7 @@ class JobRepository(JobMessages, MemberJobs):
                    WHERE id = ?""",
                 (task_id, state, queue_position, now, now, job_id),
             )
-        except sqlite3.IntegrityError as exc:
+        except ConstraintViolation as exc:
             other = await self.get_by_task_id(task_id)
             if other is None:
                 raise
@@ -372,11 +371,12 @@ async def insert_job(tx: Transaction, new: NewJob, now: float) -> JobRecord:
     """Insert a 'submitting' job inside an open transaction and return it."""
     if new.kind not in JOB_KINDS:
         raise ValueError(f"unknown job kind {new.kind!r}")
-    result = await tx.execute(
-        """INSERT INTO jobs (guild_id, channel_id, requester_id, kind, action, prompt,
+    row = await tx.fetch_one(
+        f"""INSERT INTO jobs (guild_id, channel_id, requester_id, kind, action, prompt,
                parent_job_id, custom_id, button_index, units, locale, deadline_at,
                proxy_id, state, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)
+           RETURNING {_COLUMNS}""",
         (
             new.guild_id,
             new.channel_id,
@@ -395,7 +395,6 @@ async def insert_job(tx: Transaction, new: NewJob, now: float) -> JobRecord:
             now,
         ),
     )
-    row = await tx.fetch_one(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (result.lastrowid,))
     assert row is not None
     return JobRecord.from_row(row)
 

@@ -11,22 +11,37 @@ from storage.records import JobRecord, MessageRecord, job_columns
 
 _COLUMNS = job_columns()
 _N_COLUMNS = len(_COLUMNS.split(","))
-_MESSAGE_JSON = """json_object('message_id', m.message_id, 'job_id', m.job_id,
+_MESSAGE_FIELDS = """'message_id', m.message_id, 'job_id', m.job_id,
     'channel_id', m.channel_id, 'guild_id', m.guild_id, 'purpose', m.purpose,
     'interaction_token', m.interaction_token, 'token_expires_at', m.token_expires_at,
-    'created_at', m.created_at)"""
-# Everything one job-message edit needs, in one read: the job, its first message, the buttons
-# used on it, and its parent's first message (a child links to it).
-_DISPLAY = f"""SELECT {_COLUMNS},
-    (SELECT {_MESSAGE_JSON} FROM messages m WHERE m.job_id = jobs.id
+    'created_at', m.created_at"""
+# The JSON builders are the one part that differs: SQLite's json_object/json_group_array,
+# PostgreSQL's json_build_object/json_agg (as text, like SQLite's).
+_JSON = {
+    "sqlite": (f"json_object({_MESSAGE_FIELDS})", "json_group_array(DISTINCT b.button_index)"),
+    "postgresql": (
+        f"json_build_object({_MESSAGE_FIELDS})::text",
+        "json_agg(DISTINCT b.button_index)::text",
+    ),
+}
+
+
+def _display_sql(message_json: str, used_json: str) -> str:
+    """Everything one job-message edit needs, in one read: the job, its first message, the
+    buttons used on it, and its parent's first message (a child links to it)."""
+    return f"""SELECT {_COLUMNS},
+    (SELECT {message_json} FROM messages m WHERE m.job_id = jobs.id
         ORDER BY m.created_at, m.message_id LIMIT 1),
-    (SELECT {_MESSAGE_JSON} FROM messages m WHERE m.job_id = jobs.parent_job_id
+    (SELECT {message_json} FROM messages m WHERE m.job_id = jobs.parent_job_id
         ORDER BY m.created_at, m.message_id LIMIT 1),
-    (SELECT json_group_array(DISTINCT b.button_index) FROM button_uses b
+    (SELECT {used_json} FROM button_uses b
         LEFT JOIN jobs child ON child.id = b.child_job_id
         WHERE b.job_id = jobs.id AND (child.id IS NULL
             OR child.state NOT IN ('failure', 'cancelled', 'unknown')))
     FROM jobs WHERE jobs.id = ?"""
+
+
+_DISPLAY = {dialect: _display_sql(*parts) for dialect, parts in _JSON.items()}
 
 
 @dataclass(frozen=True)
@@ -75,9 +90,10 @@ class JobMessages:
                    interaction_token, token_expires_at, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (message_id) DO UPDATE SET
-                   interaction_token = coalesce(excluded.interaction_token, interaction_token),
+                   interaction_token = coalesce(excluded.interaction_token,
+                                                messages.interaction_token),
                    token_expires_at = CASE WHEN excluded.interaction_token IS NULL
-                       THEN token_expires_at ELSE excluded.token_expires_at END
+                       THEN messages.token_expires_at ELSE excluded.token_expires_at END
                WHERE messages.job_id = excluded.job_id""",
             (
                 message_id,
@@ -111,7 +127,7 @@ class JobMessages:
 
     async def display(self, job_id: int) -> JobDisplay | None:
         """The job, its message, its parent's message and its used buttons: one read."""
-        row = await self.db.fetch_one(_DISPLAY, (job_id,))
+        row = await self.db.fetch_one(_DISPLAY[self.db.dialect], (job_id,))
         if row is None:
             return None
         values = tuple(row)
@@ -154,7 +170,7 @@ class JobMessages:
             """INSERT INTO button_uses (job_id, button_index, child_job_id, user_id, created_at)
                VALUES (?, ?, ?, ?, ?)
                ON CONFLICT (job_id, button_index, created_at) DO UPDATE SET
-                   child_job_id = coalesce(excluded.child_job_id, child_job_id)""",
+                   child_job_id = coalesce(excluded.child_job_id, button_uses.child_job_id)""",
             (job_id, index, child_job_id, user_id, self.db.now()),
         )
 

@@ -6,11 +6,10 @@ clear and never logs a row.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from storage.db import Database
+from storage.db import Database, Row
 
 __all__ = ["ProxyRecord", "ProxyRepository", "own_proxy_jobs"]
 
@@ -36,7 +35,7 @@ class ProxyRecord:
         )
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> ProxyRecord:
+    def from_row(cls, row: Row) -> ProxyRecord:
         return cls(
             id=row["id"],
             guild_id=row["guild_id"],
@@ -70,10 +69,10 @@ class ProxyRepository:
         """Record a new proxy and make it the server's, in one transaction."""
         now = self.db.now()
         async with self.db.transaction() as tx:
-            result = await tx.execute(
+            row = await tx.fetch_one(
                 """INSERT INTO proxies (guild_id, base_url, path_prefix, auth_style, backend,
                        key_encrypted, key_hint, created_by, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                 (
                     guild_id,
                     base_url,
@@ -86,13 +85,12 @@ class ProxyRepository:
                     now,
                 ),
             )
+            assert row is not None
             await tx.execute(
                 """INSERT INTO guild_proxies (guild_id, proxy_id) VALUES (?, ?)
                    ON CONFLICT (guild_id) DO UPDATE SET proxy_id = excluded.proxy_id""",
-                (guild_id, result.lastrowid),
+                (guild_id, row["id"]),
             )
-            row = await tx.fetch_one("SELECT * FROM proxies WHERE id = ?", (result.lastrowid,))
-        assert row is not None
         return ProxyRecord.from_row(row)
 
     async def clear(self, guild_id: int) -> bool:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 # Guild and member records live in their own module; they stay importable from here.
 from storage.guild_records import ActionUsage as ActionUsage
@@ -23,6 +22,9 @@ from storage.guild_records import UserSettingsRecord as UserSettingsRecord
 from storage.guild_records import UserUsage as UserUsage
 from storage.guild_records import option_sets_from_json as option_sets_from_json
 from storage.guild_records import option_sets_to_json as option_sets_to_json
+
+if TYPE_CHECKING:
+    from storage.db import Row
 
 JobState = Literal[
     "submitting",
@@ -165,7 +167,7 @@ class JobRecord:
         return self.buttons[index] if 0 <= index < len(self.buttons) else None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> JobRecord:
+    def from_row(cls, row: Row | tuple[Any, ...]) -> JobRecord:
         """From a row selected with `job_columns()`.
 
         The tracker loads every unfinished job on each poll, so this is hot: values are taken by
@@ -230,7 +232,7 @@ class MessageRecord:
         return self.token_expires_at is None or now < self.token_expires_at
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> MessageRecord:
+    def from_row(cls, row: Row) -> MessageRecord:
         return cls(
             message_id=row["message_id"],
             job_id=row["job_id"],

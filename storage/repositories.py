@@ -33,7 +33,8 @@ class Repositories:
 
     @classmethod
     async def open(cls, path: str | PathLike[str], *, clock: Clock = time.time) -> Repositories:
-        """Open and migrate the database at `path` (":memory:" for a throwaway one)."""
+        """Open and migrate the database at `path`: a file, ":memory:" for a throwaway one, or
+        a storage URL (`sqlite:///...`, `postgresql://...`)."""
         return cls.over(await Database.open(path, clock=clock))
 
     async def close(self) -> None:

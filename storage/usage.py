@@ -186,13 +186,13 @@ class UsageRepository:
     ) -> float:
         if user_id is None:
             value = await tx.fetch_value(
-                """SELECT total(units) FROM usage
+                """SELECT coalesce(sum(units), 0) FROM usage
                    WHERE guild_id = ? AND created_at >= ? AND refunded = 0""",
                 (guild_id, since),
             )
         else:
             value = await tx.fetch_value(
-                """SELECT total(units) FROM usage
+                """SELECT coalesce(sum(units), 0) FROM usage
                    WHERE guild_id = ? AND user_id = ? AND created_at >= ? AND refunded = 0""",
                 (guild_id, user_id, since),
             )
@@ -216,7 +216,9 @@ class UsageRepository:
         async with self.db.transaction() as tx:
             units = float(
                 await tx.fetch_value(
-                    "SELECT total(units) FROM usage WHERE job_id = ? AND refunded = 0", (job_id,)
+                    """SELECT coalesce(sum(units), 0) FROM usage
+                       WHERE job_id = ? AND refunded = 0""",
+                    (job_id,),
                 )
             )
             await tx.execute(
@@ -227,7 +229,7 @@ class UsageRepository:
     async def usage_since(self, guild_id: int, user_id: int, since: float) -> float:
         """Units a member was charged since `since`, refunds excluded."""
         value = await self.db.fetch_value(
-            """SELECT total(units) FROM usage
+            """SELECT coalesce(sum(units), 0) FROM usage
                WHERE guild_id = ? AND user_id = ? AND created_at >= ? AND refunded = 0""",
             (guild_id, user_id, since),
         )
@@ -236,7 +238,7 @@ class UsageRepository:
     async def guild_usage_since(self, guild_id: int, since: float) -> float:
         """Units the whole guild was charged since `since`, refunds excluded."""
         value = await self.db.fetch_value(
-            """SELECT total(units) FROM usage
+            """SELECT coalesce(sum(units), 0) FROM usage
                WHERE guild_id = ? AND created_at >= ? AND refunded = 0""",
             (guild_id, since),
         )
@@ -246,16 +248,16 @@ class UsageRepository:
         self, guild_id: int, since: float, *, utc_offset_seconds: int = 0
     ) -> UsageSummary:
         """Jobs, units and failures since `since`, per member, per action and per day."""
-        day = "date(created_at + ?, 'unixepoch')"
+        day = _DAY[self.db.dialect]
         jobs = await self.db.fetch_all(
             f"""SELECT requester_id, action, {day} AS day, count(*) AS jobs,
-                       sum(state = 'failure') AS failures
+                       count(*) FILTER (WHERE state = 'failure') AS failures
                 FROM jobs WHERE guild_id = ? AND created_at >= ?
                 GROUP BY requester_id, action, day""",
             (utc_offset_seconds, guild_id, since),
         )
         charged = await self.db.fetch_all(
-            f"""SELECT user_id, action, {day} AS day, total(units) AS units
+            f"""SELECT user_id, action, {day} AS day, coalesce(sum(units), 0) AS units
                 FROM usage WHERE guild_id = ? AND created_at >= ? AND refunded = 0
                 GROUP BY user_id, action, day""",
             (utc_offset_seconds, guild_id, since),
@@ -288,6 +290,13 @@ class UsageRepository:
                 DayUsage(d, t.jobs, t.units, t.failures) for d, t in sorted(days.items())
             ),
         )
+
+
+# The UTC day (YYYY-MM-DD) of `created_at` shifted by the offset, in each dialect.
+_DAY = {
+    "sqlite": "date(created_at + ?, 'unixepoch')",
+    "postgresql": "to_char(to_timestamp(created_at + ?) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+}
 
 
 def _limit(value: float | None) -> float | None:

@@ -1,14 +1,40 @@
-"""Shared pytest fixtures: a wire-level fake Discord per test."""
+"""Shared pytest fixtures: a wire-level fake Discord per test, a PostgreSQL server per session."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.fakes.discord import FakeDiscord, assert_no_heartbeat_threads, patch_discord
+from tests.support.postgres import PostgresServer, PostgresUnavailable
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session, started on first use, stopped at the end.
+
+    Without PostgreSQL binaries the tests that need it are skipped, except on CI (CI set),
+    where they fail: CI must not pass by skipping them.
+    """
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {exc}")
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The `storage.url` of a new, empty PostgreSQL database of this test's own."""
+    return postgres_server.dsn(postgres_server.new_database())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,15 +12,17 @@ from discord import app_commands
 from bot.errors import UserFacingError
 from bot.i18n import t
 from bot.safety import redact
-from storage.db import StorageError
+from storage.db import StorageError, StorageUnavailable
 
-# sqlite3 errors that mean the database cannot be written now (not a bug in a statement).
+# Words of a storage error that mean the database cannot be written now (not a bug in a statement).
 _STORAGE_TROUBLE = ("locked", "busy", "full", "disk i/o", "readonly", "read-only")
 
 
 def storage_trouble(error: BaseException) -> bool:
-    """The database is locked past its busy timeout, full, or read-only."""
-    if isinstance(error, sqlite3.OperationalError | StorageError):
+    """The database is locked past its busy timeout, full, read-only or unreachable."""
+    if isinstance(error, StorageUnavailable):
+        return True
+    if isinstance(error, StorageError):
         text = str(error).lower()
         return any(word in text for word in _STORAGE_TROUBLE)
     return False

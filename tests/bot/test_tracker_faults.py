@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import storage.db
+import storage.sqlite
 from bot.midjourney.simulator import ManualClock, Simulator
 from bot.tracker import Tracker
 from storage.db import Database
@@ -152,7 +152,7 @@ async def test_a_cycle_writes_only_what_changed_in_one_transaction(
 async def test_the_end_of_a_job_survives_a_locked_database(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(storage.sqlite, "BUSY_TIMEOUT_MS", 100)
     path = tmp_path / "jobs.sqlite3"
     db = await Database.open(path)
     repo = JobRepository(db)

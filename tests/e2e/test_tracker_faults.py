@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import storage.db
+import storage.sqlite
 from bot.midjourney.simulator import Simulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.steps import JOB_SECONDS, wait_final, wait_job_message
@@ -50,7 +50,7 @@ async def test_a_job_finishes_after_the_database_was_locked_for_10_s_at_its_end(
     fake_discord: FakeDiscord, sim: Simulator, mjbot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each write gives up after 1 s (instead of 5), so the 10 s lock outlasts several tries.
-    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 1000)
+    monkeypatch.setattr(storage.sqlite, "BUSY_TIMEOUT_MS", 1000)
     running = await mjbot()
     message = await start_job(fake_discord, "a locked vault")
     # Half way: an edit shows progress, so the message is recorded before the lock is taken.

@@ -34,7 +34,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
 
 
-async def _kill_after_stage(path: Path, stage: str) -> int:
+async def _kill_after_stage(path: str, stage: str) -> int:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -54,9 +54,9 @@ async def _kill_after_stage(path: Path, stage: str) -> int:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
-async def test_kill_before_mark_submitted_leaves_the_job_submitting(db_path: Path) -> None:
-    job_id = await _kill_after_stage(db_path, "created")
-    async with await Database.open(db_path) as db:
+async def test_kill_before_mark_submitted_leaves_the_job_submitting(database_url: str) -> None:
+    job_id = await _kill_after_stage(database_url, "created")
+    async with await Database.open(database_url) as db:
         jobs = JobRepository(db)
         job = await jobs.get(job_id)
         assert job is not None
@@ -65,9 +65,9 @@ async def test_kill_before_mark_submitted_leaves_the_job_submitting(db_path: Pat
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
-async def test_kill_after_mark_submitted_keeps_the_task_id(db_path: Path) -> None:
-    job_id = await _kill_after_stage(db_path, "submitted")
-    async with await Database.open(db_path) as db:
+async def test_kill_after_mark_submitted_keeps_the_task_id(database_url: str) -> None:
+    job_id = await _kill_after_stage(database_url, "submitted")
+    async with await Database.open(database_url) as db:
         job = await JobRepository(db).get_by_task_id("task-42")
         assert job is not None
         assert (job.id, job.state) == (job_id, "submitted")

@@ -39,8 +39,8 @@ async def test_memory_database() -> None:
         assert db.schema_version >= 1
 
 
-async def test_transaction_commits(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+async def test_transaction_commits(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         async with db.transaction() as tx:
             await tx.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, 'a')")
             await tx.executemany(
@@ -50,8 +50,8 @@ async def test_transaction_commits(db_path: Path) -> None:
         assert await db.fetch_value("SELECT count(*) FROM banned_words") == 3
 
 
-async def test_transaction_rolls_back_on_error(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+async def test_transaction_rolls_back_on_error(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         with pytest.raises(RuntimeError):
             async with db.transaction() as tx:
                 await tx.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, 'a')")
@@ -61,8 +61,8 @@ async def test_transaction_rolls_back_on_error(db_path: Path) -> None:
         assert await db.fetch_value("SELECT count(*) FROM banned_words") == 1
 
 
-async def test_cancelled_transaction_rolls_back_and_frees_the_lock(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+async def test_cancelled_transaction_rolls_back_and_frees_the_lock(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         inside = asyncio.Event()
 
         async def writer() -> None:
@@ -81,8 +81,8 @@ async def test_cancelled_transaction_rolls_back_and_frees_the_lock(db_path: Path
         assert await db.fetch_value("SELECT word FROM banned_words") == "b"
 
 
-async def test_reads_do_not_see_another_coroutines_open_transaction(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+async def test_reads_do_not_see_another_coroutines_open_transaction(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         inserted, release = asyncio.Event(), asyncio.Event()
 
         async def writer() -> None:
@@ -99,23 +99,23 @@ async def test_reads_do_not_see_another_coroutines_open_transaction(db_path: Pat
         assert await db.fetch_value("SELECT count(*) FROM banned_words") == 1
 
 
-async def test_reads_inside_a_transaction_see_its_writes(db_path: Path) -> None:
-    async with await Database.open(db_path) as db:
+async def test_reads_inside_a_transaction_see_its_writes(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         async with db.transaction():
             await db.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, 'a')")
             assert await db.fetch_value("SELECT count(*) FROM banned_words") == 1
 
 
-async def test_nested_transaction_is_refused_not_deadlocked() -> None:
-    async with await Database.open(":memory:") as db:
+async def test_nested_transaction_is_refused_not_deadlocked(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         async with db.transaction():
             with pytest.raises(StorageError, match="already open"):
                 async with db.transaction():
                     pass
 
 
-async def test_transactions_are_serialised() -> None:
-    async with await Database.open(":memory:") as db:
+async def test_transactions_are_serialised(database_url: str) -> None:
+    async with await Database.open(database_url) as db:
         await db.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, '0')")
 
         async def bump() -> None:
@@ -128,8 +128,8 @@ async def test_transactions_are_serialised() -> None:
         assert await db.fetch_value("SELECT word FROM banned_words") == "20"
 
 
-async def test_close_is_idempotent_and_final(db_path: Path) -> None:
-    db = await Database.open(db_path)
+async def test_close_is_idempotent_and_final(database_url: str) -> None:
+    db = await Database.open(database_url)
     await db.close()
     await db.close()
     with pytest.raises(StorageError, match="closed"):

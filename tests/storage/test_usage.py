@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from pathlib import Path
 
 import pytest
 
@@ -131,12 +130,13 @@ async def test_burst_of_20_against_quota_5_allows_exactly_5(repos: Repositories)
 
 
 async def test_burst_across_two_connections_allows_exactly_5(
-    db_path: Path, clock: FakeClock
+    database_url: str, clock: FakeClock
 ) -> None:
-    # Two Database objects on one file behave like two processes: SQLite's write lock decides.
+    # Two Database objects on one database behave like two processes (two connection pools on
+    # PostgreSQL): SQLite's write lock, or PostgreSQL's advisory write lock, decides.
     async with (
-        await Repositories.open(db_path, clock=clock) as a,
-        await Repositories.open(db_path, clock=clock) as b,
+        await Repositories.open(database_url, clock=clock) as a,
+        await Repositories.open(database_url, clock=clock) as b,
     ):
         results = await asyncio.gather(*(charge(repo, user_limit=5) for repo in [a, b] * 10))
         assert sum(r.allowed for r in results) == 5

@@ -1,0 +1,49 @@
+"""ProxyRepository: servers' own proxies, on every engine."""
+
+from __future__ import annotations
+
+from storage import Repositories
+from storage.proxies import ProxyRecord, ProxyRepository, own_proxy_jobs
+from tests.storage.support import T0, FakeClock, new_job
+
+
+async def _add(proxies: ProxyRepository, guild_id: int, url: str) -> ProxyRecord:
+    return await proxies.add(
+        guild_id,
+        base_url=url,
+        path_prefix="/mj",
+        auth_style="bearer",
+        backend="plus",
+        key_encrypted=f"enc-{url}",
+        key_hint="abcd",
+        created_by=7,
+    )
+
+
+async def test_a_new_proxy_becomes_the_servers_and_old_ones_stay(
+    repos: Repositories, clock: FakeClock
+) -> None:
+    proxies = ProxyRepository(repos.db)
+    first = await _add(proxies, 1, "https://a.example")
+    clock.advance(1)
+    second = await _add(proxies, 1, "https://b.example")
+    other = await _add(proxies, 2, "https://c.example")
+    assert second.id > first.id and second.created_at == T0 + 1
+    assert await proxies.current(1) == second
+    assert await proxies.get(first.id) == first
+    assert await proxies.all_current() == {1: second.id, 2: other.id}
+    assert sorted(p.id for p in await proxies.all()) == [first.id, second.id, other.id]
+    assert await proxies.clear(1) and not await proxies.clear(1)
+    assert await proxies.current(1) is None
+    assert await proxies.get(second.id) == second
+
+
+async def test_reencrypt_all_and_own_proxy_jobs(repos: Repositories) -> None:
+    proxies = ProxyRepository(repos.db)
+    proxy = await _add(proxies, 1, "https://a.example")
+    assert await proxies.reencrypt_all(lambda key: key.upper()) == 1
+    assert (await proxies.get(proxy.id)).key_encrypted == "ENC-HTTPS://A.EXAMPLE"  # type: ignore[union-attr]
+    await new_job(repos)  # the operator's proxy
+    mine = await new_job(repos, action="upscale")
+    await repos.db.execute("UPDATE jobs SET proxy_id = ? WHERE id = ?", (proxy.id, mine.id))
+    assert await own_proxy_jobs(repos.db, 1, T0) == {"upscale": 1}
