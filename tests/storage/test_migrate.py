@@ -237,3 +237,21 @@ async def test_the_snapshot_does_not_see_what_is_committed_after_it_began(tmp_pa
         assert snapshot.count("audit") == 1
     with Snapshot(source.path) as later:
         assert (later.count("jobs"), later.count("audit")) == (jobs + 1, 2)
+
+
+async def test_a_count_that_differs_rolls_the_copy_back(tmp_path: Path) -> None:
+    source = await populate(tmp_path / "old.sqlite3")
+    target = tmp_path / "new.sqlite3"
+    db = await Database.open(target)  # a target that loses rows: what counting is there for
+    await db.execute(
+        "CREATE TRIGGER lose_audit AFTER INSERT ON audit BEGIN "
+        "DELETE FROM audit WHERE id = NEW.id; END"
+    )
+    await db.close()
+    with pytest.raises(MigrateError) as failed:
+        await migrate(str(source.path), str(target))
+    assert str(failed.value) == (
+        "the target's counts differ from the source's (audit 1 -> 0), so nothing was written"
+    )
+    for table in ALL_TABLES - {"schema_version"}:
+        assert await table_rows(f"sqlite:///{target}", table) == [], table
