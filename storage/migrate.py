@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from storage.backup import backup_database
-from storage.db import Database, StorageError, Transaction, load_migrations
+from storage.db import MEMORY, Database, StorageError, Transaction, load_migrations, open_database
 from storage.lock import AlreadyRunningError, InstanceLock
 from storage.migrate_target import Convert, PostgresTarget, SqliteTarget
 from storage.snapshot import VERSION_TABLE, Snapshot, Table, quote
+from storage.url import SHAPE, DatabaseUrl, InvalidDatabaseUrl, is_url, parse_database_url
 
 BATCH_ROWS = 1000
 
@@ -40,48 +40,41 @@ class LocationError(MigrateError):
 
 @dataclass(frozen=True)
 class Location:
-    """A database named on the command line: `sqlite:///path`, a plain path, or postgresql://."""
+    """A database named on the command line (`storage.url`'s forms: `sqlite:///path`, a plain
+    path, or `postgresql://...`)."""
 
-    dialect: str  # "sqlite" or "postgresql"
-    url: str
-    path: str = ""
+    url: DatabaseUrl
+
+    @property
+    def dialect(self) -> str:
+        return self.url.dialect
+
+    @property
+    def path(self) -> str:
+        """The SQLite file (for a SQLite database)."""
+        return self.url.target
 
     @property
     def shown(self) -> str:
-        """The URL with its password replaced by ***: safe to print."""
-        return redact_url(self.url)
-
-
-_PASSWORD_IN_NETLOC = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)[^@/?#]*@", re.IGNORECASE)
-_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
-
-
-def redact_url(url: str) -> str:
-    url = _PASSWORD_IN_NETLOC.sub(r"\1***@", url)
-    return _PASSWORD_IN_QUERY.sub(r"\1***", url)
+        """Safe to print: a path, or the URL without its password."""
+        return self.url.display
 
 
 def parse_location(text: str, option: str) -> Location:
-    """`sqlite:///path`, a plain file path, or `postgresql://` (`postgres://`)."""
-    text = text.strip()
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        if not text:
-            raise LocationError(f"{option} is empty: give sqlite:///path or postgresql://...")
-        return Location("sqlite", text, text)
-    scheme = scheme.lower()
-    if scheme == "sqlite":
-        if not rest.startswith("/") or not rest[1:]:
-            raise LocationError(
-                f"{option} {redact_url(text)} names no file: write sqlite:///path/to/mjbot.sqlite3"
-            )
-        return Location("sqlite", text, rest[1:])
-    if scheme in ("postgresql", "postgres"):
-        return Location("postgresql", text)
-    raise LocationError(
-        f"{option} {redact_url(text)} is not a database URL mjbot knows: use sqlite:///path "
-        "or postgresql://user:password@host/database"
-    )
+    """The database `text` names, or LocationError saying why not (never echoing a password)."""
+    if not text.strip():
+        raise LocationError(f"{option} is empty: give {SHAPE}")
+    scheme = text.split("://", 1)[0].lower() if is_url(text) else ""
+    if scheme and scheme != "sqlite" and scheme not in ("postgresql", "postgres"):
+        raise LocationError(f"{option} is a {scheme}:// URL; mjbot knows {SHAPE}")
+    try:
+        url = parse_database_url(text)
+    except InvalidDatabaseUrl as exc:
+        words = str(exc).replace("SQLite storage.url", "SQLite URL")
+        raise LocationError(f"{option}: {words.replace('storage.url', 'the URL')}") from None
+    if url.dialect == "sqlite" and url.target == MEMORY:
+        raise LocationError(f"{option} names a database in memory, which ends with this command")
+    return Location(url)
 
 
 @dataclass(frozen=True)
@@ -205,7 +198,7 @@ async def _open_snapshot(path: str, scratch: Path) -> tuple[Snapshot, int | None
 
 async def _open_target(target: Location) -> Database:
     try:
-        return await Database.open(target.url if target.dialect == "postgresql" else target.path)
+        return await open_database(target.url)
     except StorageError as exc:
         raise MigrateError(f"the target cannot be opened: {exc}") from None
 
@@ -219,14 +212,13 @@ async def _copy(
     db = await _open_target(target)
     try:
         async with db.transaction() as tx:
-            dialect = getattr(db, "dialect", "sqlite")
-            dest = PostgresTarget(tx) if dialect == "postgresql" else SqliteTarget(tx)
+            dest = PostgresTarget(tx) if db.dialect == "postgresql" else SqliteTarget(tx)
             converters = _converters(tables, await dest.columns(), dest)
             await _make_room(dest, tables, replace)
             for table in tables:
                 try:
                     await _copy_table(snapshot, dest, table, converters[table.name], batch_rows)
-                except (StorageError, sqlite3.Error) as exc:
+                except StorageError as exc:
                     raise MigrateError(
                         f"copying the table {table.name} failed, so nothing was written to the "
                         f"target: {exc}"
@@ -246,7 +238,7 @@ async def _copy(
                 await dest.continue_ids(table, after)
                 if table.name == "jobs":
                     next_job_id = after + 1
-    except (StorageError, sqlite3.Error) as exc:
+    except StorageError as exc:
         raise MigrateError(
             f"the copy failed, so nothing was written to the target: {exc}"
         ) from None

@@ -4,6 +4,7 @@ sentence for each mistake, never a password or a traceback."""
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from storage.lock import InstanceLock
+from storage.url import SHAPE
 from tests.bot.test_cli import run_cli
 from tests.storage.migrate_data import populate
+from tests.support.postgres import PASSWORD, PostgresServer
 
 
 async def test_a_database_moves_and_a_second_run_is_refused(tmp_path: Path) -> None:
@@ -26,9 +29,7 @@ async def test_a_database_moves_and_a_second_run_is_refused(tmp_path: Path) -> N
     counts = {line.split()[0]: line.split()[1:] for line in lines[1:14]}
     assert counts["jobs"] == ["2", "2"] and counts["messages"] == ["1", "1"]
     assert len(counts) == 13 and all(a == b for a, b in counts.values())
-    assert lines[14].startswith(
-        f"Copied 15 rows of 13 tables from sqlite:///{source.path} to {target} in "
-    )
+    assert lines[14].startswith(f"Copied 15 rows of 13 tables from {source.path} to {target} in ")
     assert lines[14].endswith(
         f"s: every count matches, and new jobs start at id {source.purged_id + 1}."
     )
@@ -47,12 +48,10 @@ async def test_a_database_moves_and_a_second_run_is_refused(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("target", "sentence"),
     [
-        (
-            "mysql://root:hunter2-secret@db/mjbot",
-            "--to mysql://root:***@db/mjbot is not a database URL mjbot knows: use sqlite:///path "
-            "or postgresql://user:password@host/database",
-        ),
-        ("", "--to is empty: give sqlite:///path or postgresql://..."),
+        ("mysql://root:hunter2-secret@db/mjbot", f"--to is a mysql:// URL; mjbot knows {SHAPE}"),
+        ("", f"--to is empty: give {SHAPE}"),
+        ("sqlite://relative.db", "--to: a SQLite URL starts with three slashes: "),
+        ("postgresql://mjbot:hunter2-secret@db:port/mjbot", "--to: the URL is not a valid "),
     ],
 )
 def test_a_url_that_names_no_database_is_refused_in_one_sentence(
@@ -62,7 +61,8 @@ def test_a_url_that_names_no_database_is_refused_in_one_sentence(
     sqlite3.connect(source).close()
     result = run_cli("migrate", "--from", str(source), "--to", target)
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.splitlines() == [f"mjbot: migrate: {sentence}"]
+    [line] = result.stderr.splitlines()  # one sentence, never the password
+    assert line.startswith(f"mjbot: migrate: {sentence}")
     assert "hunter2" not in result.stderr
 
 
@@ -92,3 +92,68 @@ async def test_a_running_bot_is_named_and_the_next_steps_said(tmp_path: Path) ->
         "the moment it started: stop the bot, run this command again with --replace, then "
         "start the bot with storage.url set to the --to URL."
     )
+
+
+async def test_a_sqlite_database_moves_into_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    source = await populate(tmp_path / "old.sqlite3")
+    result = run_cli("migrate", "--from", f"sqlite:///{source.path}", "--to", postgres_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["table", "source", "target"]
+    counts = {line.split()[0]: line.split()[1:] for line in lines[1:14]}
+    assert counts["jobs"] == ["2", "2"] and counts["messages"] == ["1", "1"]
+    assert len(counts) == 13 and all(a == b for a, b in counts.values())
+    shown = postgres_url.replace(f":{PASSWORD}@", "@")
+    assert lines[14].startswith(f"Copied 15 rows of 13 tables from {source.path} to {shown} in ")
+    assert lines[14].endswith(
+        f"s: every count matches, and new jobs start at id {source.purged_id + 1}."
+    )
+    assert lines[15:] == ["Start the bot with storage.url set to the --to URL."]
+    assert PASSWORD not in result.stdout
+    again = run_cli("migrate", "--from", str(source.path), "--to", postgres_url)
+    assert again.returncode == 1
+    assert again.stdout == ""
+    assert again.stderr.splitlines() == [
+        "mjbot: migrate: the target already holds data (jobs: 2 rows, usage: 2 rows, "
+        "guild_settings: 1 row, and 9 more tables): migrate copies into an empty database; add "
+        "--replace to delete what is there and copy again"
+    ]
+
+
+def test_copying_out_of_postgresql_is_refused(postgres_url: str, tmp_path: Path) -> None:
+    result = run_cli("migrate", "--from", postgres_url, "--to", str(tmp_path / "x.sqlite3"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mjbot: migrate: mjbot migrate copies from a SQLite database (--from sqlite:///path); "
+        "copying out of PostgreSQL is not supported (between PostgreSQL servers use pg_dump "
+        "and pg_restore)"
+    ]
+    assert PASSWORD not in result.stderr
+
+
+async def test_a_wrong_password_or_no_server_is_one_sentence_without_the_password(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    source = await populate(tmp_path / "old.sqlite3")
+    database = postgres_server.new_database()
+    wrong = postgres_server.dsn(database, password="not-the-password-5521")
+    refused = run_cli("migrate", "--from", str(source.path), "--to", wrong)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(
+        "mjbot: migrate: the target cannot be opened: PostgreSQL refused the login to "
+        f"postgresql://mjbot@127.0.0.1:{postgres_server.port}/{database} ("
+    )
+    assert "not-the-password-5521" not in refused.stderr
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nobody = f"postgresql://mjbot:{PASSWORD}@127.0.0.1:{port}/mjbot"
+    unreachable = run_cli("migrate", "--from", str(source.path), "--to", nobody)
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.splitlines() == [
+        "mjbot: migrate: the target cannot be opened: cannot reach PostgreSQL at "
+        f"postgresql://mjbot@127.0.0.1:{port}/mjbot: connection refused (is the server running?)"
+    ]
+    assert PASSWORD not in unreachable.stderr

@@ -37,7 +37,7 @@ ALL_TABLES = {
 }
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'new.sqlite3'}"
@@ -45,9 +45,8 @@ def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-async def open_url(url: str, clock: FakeClock | None = None) -> Database:
-    path = url.removeprefix("sqlite:///")
-    return await Database.open(path, clock=clock or FakeClock())
+async def open_url(url: str) -> Database:
+    return await Database.open(url, clock=FakeClock())
 
 
 async def table_rows(url: str, table: str) -> list[tuple[Any, ...]]:
