@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from storage import Database, load_migrations
 from storage.lock import InstanceLock
 from storage.url import SHAPE
 from tests.bot.test_cli import run_cli
@@ -157,3 +158,18 @@ async def test_a_wrong_password_or_no_server_is_one_sentence_without_the_passwor
         f"postgresql://mjbot@127.0.0.1:{port}/mjbot: connection refused (is the server running?)"
     ]
     assert PASSWORD not in unreachable.stderr
+
+
+async def test_an_older_source_is_said_to_be_brought_up_to_date(tmp_path: Path) -> None:
+    source = tmp_path / "old.sqlite3"
+    await (await Database.open(source, migrations=load_migrations()[:2])).close()
+    target = tmp_path / "new.sqlite3"
+    result = run_cli("migrate", "--from", str(source), "--to", str(target))
+    assert result.returncode == 0, result.stderr
+    latest = len(load_migrations())
+    assert f" to {target} (brought from schema 2 to {latest} on the way) in " in result.stdout
+    missing = run_cli("migrate", "--from", str(tmp_path / "none.db"), "--to", str(target))
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr.splitlines() == [
+        f"mjbot: migrate: there is no database at {tmp_path / 'none.db'} (--from)"
+    ]
