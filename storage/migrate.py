@@ -200,7 +200,8 @@ async def _open_target(target: Location) -> Database:
     try:
         return await open_database(target.url)
     except StorageError as exc:
-        raise MigrateError(f"the target cannot be opened: {exc}") from None
+        words = str(exc).replace("in storage.url", "in the --to URL")
+        raise MigrateError(f"the target cannot be opened: {words}") from None
 
 
 async def _copy(

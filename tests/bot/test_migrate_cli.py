@@ -146,6 +146,7 @@ async def test_a_wrong_password_or_no_server_is_one_sentence_without_the_passwor
         "mjbot: migrate: the target cannot be opened: PostgreSQL refused the login to "
         f"postgresql://mjbot@127.0.0.1:{postgres_server.port}/{database} ("
     )
+    assert line.endswith("): check the user and password in the --to URL")
     assert "not-the-password-5521" not in refused.stderr
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
