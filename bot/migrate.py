@@ -14,7 +14,8 @@ Copy every row of an mjbot SQLite database (jobs, their messages and interaction
 clicks, usage, settings, quotas, bans, banned words, audit log, servers' proxies and their
 encrypted keys) into a PostgreSQL database, ids included, in one transaction, then check that
 every table holds as many rows as the source. The target is created or brought to the current
-schema first and must hold no data (see --replace); on any failure nothing is written to it.
+schema first, must hold no data (see --replace) and have no bot running on it; on any failure
+nothing is written to it.
 
 The source is read from one snapshot and never written. A bot may still be running on it: the
 copy is then of that moment. To move for good: stop the bot, run this command (with --replace if

@@ -111,14 +111,20 @@ async def migrate(
     started = time.monotonic()
     source, target = locate(source_url, target_url)
     lock, running, pid = _lock_or_holder(source.path)
+    target_lock = None
     try:
+        if target.dialect == "sqlite":  # a bot on a PostgreSQL target: see _copy
+            target_lock, busy, holder = _lock_or_holder(target.path)
+            if busy:
+                raise _bot_on_target(target, f"process {holder}" if holder else None)
         with tempfile.TemporaryDirectory(prefix="mjbot-migrate-") as scratch:
             snapshot, upgraded_from = await _open_snapshot(source.path, Path(scratch))
             with snapshot:
                 counts, next_job_id = await _copy(snapshot, target, replace, batch_rows)
     finally:
-        if lock is not None:
-            lock.release()
+        for held in (lock, target_lock):
+            if held is not None:
+                held.release()
     return Migrated(
         source=source,
         target=target,
@@ -153,6 +159,13 @@ def _same_file(a: str, b: str) -> bool:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
+
+
+def _bot_on_target(target: Location, who: str | None) -> MigrateError:
+    return MigrateError(
+        f"a bot{f' ({who})' if who else ''} is running on the target {target.shown}: stop it "
+        "before migrating into its database"
+    )
 
 
 def _lock_or_holder(path: str) -> tuple[InstanceLock | None, bool, int | None]:
@@ -215,6 +228,9 @@ async def _copy(
         async with db.transaction() as tx:
             dest = PostgresTarget(tx) if db.dialect == "postgresql" else SqliteTarget(tx)
             converters = _converters(tables, await dest.columns(), dest)
+            running = await dest.running_bots()
+            if running:
+                raise _bot_on_target(target, "; ".join(running))
             await _make_room(dest, tables, replace)
             for table in tables:
                 try:

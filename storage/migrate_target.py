@@ -1,5 +1,6 @@
 """Where `mjbot migrate` writes: what differs between a SQLite and a PostgreSQL target (their
-catalogues, column types, emptying, id sequences), all inside the copy's one transaction."""
+catalogues, column types, a bot running on it, emptying, id sequences), all inside the copy's
+one transaction."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from storage.db import Transaction
+from storage.shard_lock import NAMESPACE
 from storage.snapshot import Table, quote
 
 Convert = Callable[[Any], Any]
@@ -36,6 +38,10 @@ class SqliteTarget:
 
     def converter(self, declared: str) -> Convert | None:
         return None  # SQLite stores what it is given
+
+    async def running_bots(self) -> list[str]:
+        """Bots running on this database (on SQLite, `migrate` holds the file's lock instead)."""
+        return []
 
     async def clear(self, tables: Sequence[str]) -> None:
         """Delete every row of `tables` (children first)."""
@@ -78,6 +84,18 @@ class PostgresTarget(SqliteTarget):
         if declared in ("double precision", "real", "numeric"):
             return float
         return None
+
+    async def running_bots(self) -> list[str]:
+        """The processes holding shard locks on this database (storage/shard_lock.py)."""
+        rows = await self.tx.fetch_all(
+            "SELECT DISTINCT l.pid, a.application_name FROM pg_locks AS l "
+            "LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid::bigint = ? AND l.pid <> pg_backend_pid() ORDER BY l.pid",
+            (NAMESPACE,),
+        )
+        return [f"{name or 'a process'}, PostgreSQL backend {pid}" for pid, name in rows]
 
     async def clear(self, tables: Sequence[str]) -> None:
         await self.tx.execute("TRUNCATE " + ", ".join(quote(name) for name in tables))

@@ -7,16 +7,20 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from contextlib import closing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from storage import Database, Repositories, load_migrations
 from storage.lock import InstanceLock
 from storage.migrate import MigrateError, migrate
+from storage.shard_lock import NAMESPACE
 from storage.snapshot import Snapshot
+from storage.url import parse_database_url
 from tests.storage.migrate_data import GUILD, MESSAGE_ID, TOKEN, USER, populate
 from tests.storage.support import FakeClock
 
@@ -254,3 +258,36 @@ async def test_a_count_that_differs_rolls_the_copy_back(tmp_path: Path) -> None:
     )
     for table in ALL_TABLES - {"schema_version"}:
         assert await table_rows(f"sqlite:///{target}", table) == [], table
+
+
+@asynccontextmanager
+async def bot_running_on(url: str) -> AsyncIterator[tuple[str, str]]:
+    """Hold what a running bot holds on `url`; yields how the refusal names it and the target."""
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:///")
+        lock = InstanceLock.acquire(path)  # as `mjbot run` holds it
+        assert lock is not None
+        try:
+            yield f"process {os.getpid()}", path
+        finally:
+            lock.release()
+        return
+    bot = await asyncpg.connect(url, server_settings={"application_name": "mjbot b:7"})
+    try:
+        await bot.execute("SELECT pg_advisory_lock($1, 0)", NAMESPACE)  # a shard lock
+        yield f"mjbot b:7, PostgreSQL backend {bot.get_server_pid()}", str(parse_database_url(url))
+    finally:
+        await bot.close()
+
+
+async def test_a_target_a_bot_is_running_on_is_refused(tmp_path: Path, target_url: str) -> None:
+    source = await populate(tmp_path / "old.sqlite3")
+    async with bot_running_on(target_url) as (who, shown):
+        with pytest.raises(MigrateError) as refused:
+            await migrate(str(source.path), target_url)
+    assert str(refused.value) == (
+        f"a bot ({who}) is running on the target {shown}: stop it before migrating into its "
+        "database"
+    )
+    result = await migrate(str(source.path), target_url)  # once it stopped
+    assert result.rows == 15
