@@ -173,13 +173,21 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from storage.backup import backup_database
     from storage.db import StorageError
 
+    database = settings.storage.database
+    if database.dialect != "sqlite":
+        print(
+            f"mjbot: backup copies SQLite files; the database at {database} is on PostgreSQL: "
+            "back it up with pg_dump (e.g. pg_dump -Fc -f mjbot.dump with the same URL).",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     try:
-        result = backup_database(settings.storage.path, args.path)
+        result = backup_database(database.target, args.path)
     except StorageError as exc:
         print(f"mjbot: backup failed: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     print(
-        f"Backed up '{settings.storage.path}' to '{result.target}': {result.jobs} jobs, "
+        f"Backed up '{database}' to '{result.target}': {result.jobs} jobs, "
         f"{result.size_bytes / 1_048_576:.1f} MB, schema {result.schema_version}, "
         f"in {result.seconds:.1f} s."
     )
@@ -195,7 +203,7 @@ def _cmd_rotate_key(args: argparse.Namespace) -> int:
     new_key = sys.stdin.readline().strip() if args.new_key == "-" else args.new_key.strip()
     old_key = settings.security.secret_key.get_secret_value()
     try:
-        result = asyncio.run(rotate_key(settings.storage.path, old_key, new_key))
+        result = asyncio.run(rotate_key(settings.storage.location, old_key, new_key))
     except RotateError as exc:
         print(f"mjbot: rotate-key: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -253,6 +261,7 @@ def _secrets(settings: Settings) -> list[str]:
     return [
         settings.discord.token.get_secret_value(),
         settings.midjourney.api_key.get_secret_value(),
+        *settings.storage.database.secrets,  # the password of a postgresql:// storage.url
     ]
 
 

@@ -34,6 +34,7 @@ from bot.config_schema import (
     StorageSettings,
     WebhookSettings,
 )
+from storage.url import redact_url
 
 __all__ = [
     "CHARGED_ACTIONS",
@@ -141,11 +142,14 @@ def _describe(err: dict[str, Any]) -> tuple[str, bool]:
             f"{subject} has value {err.get('input')!r}; it must be one of {allowed}.",
             variable is not None,
         )
+    given = err.get("input")
+    if key == "storage.url" and isinstance(given, str):
+        given = redact_url(given)  # a PostgreSQL URL carries its password
     msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
     msg = msg.replace("Input should be", "must be").replace("Input should", "must")
     msg = msg.rstrip(".") or "is invalid"
     return (
-        f"{subject} {msg[0].lower() + msg[1:]} (got {err.get('input')!r}).",
+        f"{subject} {msg[0].lower() + msg[1:]} (got {given!r}).",
         variable is not None,
     )
 

@@ -13,6 +13,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from storage.url import DatabaseUrl, InvalidDatabaseUrl, parse_database_url
+
 AuthStyle = Literal["bearer", "raw", "mj-api-secret"]
 Backend = Literal["plus", "trueai", "new-api"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -98,7 +100,31 @@ class MidjourneySettings(_Section):
 
 class StorageSettings(_Section):
     path: str = "data/mjbot.sqlite3"
+    # "sqlite:///data/mjbot.sqlite3" or "postgresql://user:password@host:5432/database";
+    # empty = the SQLite file at `path`.
+    url: str = ""
     retention_days: int = Field(default=90, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            try:
+                parse_database_url(v)
+            except InvalidDatabaseUrl as exc:
+                raise ValueError(exc.reason) from None
+        return v
+
+    @property
+    def location(self) -> str:
+        """What to open: `url` when set, else the SQLite file at `path`."""
+        return self.url or self.path
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """The parsed location; its `display` is safe to log (no password)."""
+        return parse_database_url(self.location)
 
 
 class WebhookSettings(_Section):

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.metrics import discord_trace
 from bot.midjourney.client import MidjourneyClient
 from bot.runtime import Services, build_services
-from storage.db import Database, StorageError
+from storage.db import StorageError, open_database
 from storage.lock import AlreadyRunningError, InstanceLock
 
 if TYPE_CHECKING:
@@ -52,18 +52,30 @@ async def run_bot(
     `clock` stands for wall time (tests share the fake Discord's, to expire tokens)."""
     point_discord_at(settings)
     try:
-        lock = InstanceLock.acquire(settings.storage.path)
+        lock = claim_instance(settings)
     except AlreadyRunningError as exc:
         log.error("Not started: %s", exc)
         return 1
     except StorageError as exc:
-        log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
+        log.error("The database at '%s' cannot be opened: %s", settings.storage.database, exc)
         return 1
     try:
         return await _run_locked(settings, stop, guild_ready_timeout, drain_timeout, ready, clock)
     finally:
         if lock is not None:
             lock.release()
+
+
+def claim_instance(settings: Settings) -> InstanceLock | None:
+    """The process's claim on its database, refused while another process holds it.
+
+    SQLite: one process per file (flock on `<file>.lock`, gone with the process). PostgreSQL:
+    no claim here yet; this is where per-shard advisory locks belong (issue 16 item 3), so
+    that two processes claiming the same shards are refused."""
+    database = settings.storage.database
+    if database.dialect == "sqlite":
+        return InstanceLock.acquire(database.target)
+    return None
 
 
 async def _run_locked(
@@ -77,7 +89,7 @@ async def _run_locked(
     try:
         services = await build_services(settings, clock=clock)
     except (StorageError, OSError) as exc:
-        log.error("The database at '%s' cannot be opened: %s", settings.storage.path, exc)
+        log.error("The database at '%s' cannot be opened: %s", settings.storage.database, exc)
         return 1
     bot = MjBot(services, guild_ready_timeout=guild_ready_timeout)
     # Discord REST requests, 429s, acks and uploads; and the outbox learns the buckets.
@@ -194,14 +206,15 @@ async def check_setup(settings: Settings) -> tuple[bool, list[str]]:
 
     sentences = ["The configuration is valid."]
     ok = True
+    where = settings.storage.database  # shown without its password
     try:
-        db = await Database.open(settings.storage.path)
+        db = await open_database(where)
     except Exception as exc:
         ok = False
-        sentences.append(f"The database at '{settings.storage.path}' cannot be opened: {exc}")
+        sentences.append(f"The database at '{where}' cannot be opened: {where.redact(str(exc))}")
     else:
         await db.close()
-        sentences.append(f"The database at '{settings.storage.path}' opens and is up to date.")
+        sentences.append(f"The database at '{where}' opens and is up to date.")
     mj = settings.midjourney
     if not mj.base_url and not mj.allow_default:
         sentences.append(

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.keys import KeyBox, KeyBoxError
-from storage.db import Database, StorageError
+from storage.db import StorageError, open_database
 from storage.lock import AlreadyRunningError, InstanceLock
 from storage.proxies import ProxyRepository
+from storage.url import InvalidDatabaseUrl, parse_database_url
 
 
 class RotateError(Exception):
@@ -31,11 +32,16 @@ async def rotate_key(database: str, old_key: str, new_key: str) -> Rotated:
             "(44 characters), as printed by Fernet.generate_key()."
         ) from None
     try:
-        lock = InstanceLock.acquire(database)
+        where = parse_database_url(database)
+        # SQLite: refused while the bot runs. PostgreSQL has no such lock yet: the operator
+        # stops the bot processes first, as the command's help says.
+        lock = InstanceLock.acquire(where.target) if where.dialect == "sqlite" else None
     except AlreadyRunningError as exc:
         raise RotateError(f"Stop the bot first: {exc}") from None
+    except (InvalidDatabaseUrl, StorageError) as exc:
+        raise RotateError(f"The database cannot be opened: {exc}") from None
     try:
-        db = await Database.open(database)
+        db = await open_database(where)
         try:
             count = await ProxyRepository(db).reencrypt_all(box.reencrypt)
         except KeyBoxError:
@@ -47,7 +53,7 @@ async def rotate_key(database: str, old_key: str, new_key: str) -> Rotated:
         finally:
             await db.close()
     except StorageError as exc:
-        raise RotateError(f"The database at '{database}' cannot be opened: {exc}") from None
+        raise RotateError(f"The database at '{where}' cannot be opened: {exc}") from None
     finally:
         if lock is not None:
             lock.release()

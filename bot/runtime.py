@@ -33,7 +33,7 @@ from bot.proxy_admin import ProxyAdmin
 from bot.retention import RetentionSweeper
 from bot.safety import register_secrets
 from bot.tracker import TaskSource, Tracker
-from storage.db import Database
+from storage.db import Database, open_database
 from storage.guilds import GuildRepository
 from storage.jobs import JobRecord, JobRepository
 from storage.proxies import ProxyRepository
@@ -168,10 +168,17 @@ class Services:
 
 
 async def build_services(settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
-    db = await Database.open(settings.storage.path, clock=clock)
+    db = await open_database(settings.storage.database, clock=clock)
     mj = settings.midjourney
-    # Proxy texts may echo the key (and anything may echo the token): never shown to members.
-    register_secrets([mj.api_key.get_secret_value(), settings.discord.token.get_secret_value()])
+    # Proxy texts may echo the key (and anything may echo the token or the database's
+    # password): never shown to members.
+    register_secrets(
+        [
+            mj.api_key.get_secret_value(),
+            settings.discord.token.get_secret_value(),
+            *settings.storage.database.secrets,
+        ]
+    )
     # The banned-word look-alike table is read (a few ms) before the first prompt, not mid-job.
     await asyncio.to_thread(skeleton, "")
     api = MidjourneyClient(

@@ -22,7 +22,7 @@ from os import PathLike
 from typing import Any, Protocol
 
 from storage.dialect import Dialect, ddl_to_postgres
-from storage.url import DatabaseUrl, parse_database_url
+from storage.url import DatabaseUrl, InvalidDatabaseUrl, parse_database_url
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,12 @@ async def open_database(
 ) -> Database:
     """Open (creating it if it is a new SQLite file) and migrate the database at `url_or_path`:
     a `storage.url` (`sqlite:///...`, `postgresql://...`), a file path, or ":memory:"."""
-    url = url_or_path if isinstance(url_or_path, DatabaseUrl) else parse_database_url(url_or_path)
+    try:
+        url = (
+            url_or_path if isinstance(url_or_path, DatabaseUrl) else parse_database_url(url_or_path)
+        )
+    except InvalidDatabaseUrl as exc:
+        raise StorageError(str(exc)) from None
     steps = load_migrations() if migrations is None else migrations
     if url.dialect == "postgresql":
         from storage.postgres import PostgresDatabase

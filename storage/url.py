@@ -8,6 +8,7 @@ passed to asyncpg), and a plain file path (what `storage.path` holds).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from os import PathLike
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -19,8 +20,23 @@ _POSTGRES = ("postgresql://", "postgres://")
 SHAPE = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
 
+_PASSWORD_IN_NETLOC = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_PASSWORD_IN_QUERY = re.compile(r"(?i)([?&]password=)[^&\s]*")
+
+
 class InvalidDatabaseUrl(ValueError):
-    """The URL names no database mjbot can open; the message never repeats a password."""
+    """The URL names no database mjbot can open; the message never repeats a password.
+
+    `reason` is the sentence without its subject, for "Setting 'storage.url' ..." messages."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"storage.url {reason}")
+        self.reason = reason
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, valid or not) with any password in it replaced by ***."""
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1***@", text))
 
 
 @dataclass(frozen=True)
@@ -52,23 +68,23 @@ def parse_database_url(value: str | PathLike[str]) -> DatabaseUrl:
     text = os.fspath(value)
     if not is_url(text):
         if not text.strip():
-            raise InvalidDatabaseUrl(f"the database location is empty; use {SHAPE}")
+            raise InvalidDatabaseUrl(f"is empty; use {SHAPE}")
         return DatabaseUrl("sqlite", text, text)
     lowered = text.lower()
     if lowered.startswith(_SQLITE):
         path = text[len(_SQLITE) :]
         if not path:
-            raise InvalidDatabaseUrl(f"storage.url names no file; use {SHAPE}")
+            raise InvalidDatabaseUrl(f"names no file; use {SHAPE}")
         return DatabaseUrl("sqlite", path, path)
     if lowered.startswith("sqlite:"):
         raise InvalidDatabaseUrl(
-            "a SQLite storage.url starts with three slashes: sqlite:///relative/path, "
+            "must start with three slashes for SQLite: sqlite:///relative/path, "
             "sqlite:////absolute/path or sqlite:///:memory:"
         )
     if lowered.startswith(_POSTGRES):
         return _postgres(text)
     scheme = text.split("://", 1)[0]
-    raise InvalidDatabaseUrl(f"storage.url must be {SHAPE}, not a {scheme}:// URL")
+    raise InvalidDatabaseUrl(f"must be {SHAPE}, not a {scheme}:// URL")
 
 
 def _postgres(text: str) -> DatabaseUrl:
@@ -86,11 +102,11 @@ def _postgres(text: str) -> DatabaseUrl:
         user = unquote(parts.username or "")
     except ValueError:
         raise InvalidDatabaseUrl(
-            f"storage.url is not a valid PostgreSQL URL (check its host and port); use {SHAPE}"
+            f"is not a valid PostgreSQL URL (check its host and port); use {SHAPE}"
         ) from None
     database = unquote(parts.path.lstrip("/"))
     if "/" in database:
-        raise InvalidDatabaseUrl(f"storage.url names more than one database; use {SHAPE}")
+        raise InvalidDatabaseUrl(f"names more than one database; use {SHAPE}")
     where = host if ":" not in host else f"[{host}]"
     if port is not None:
         where += f":{port}"

@@ -15,6 +15,15 @@ from tests.fakes.discord import FakeDiscord
 StartBot = Callable[..., Awaitable[RunningBot]]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def e2e_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """For the tests that run on both engines: a SQLite file's path, or a PostgreSQL URL."""
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return str(tmp_path / "mjbot.sqlite3")
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     simulator = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10.0)

@@ -38,7 +38,10 @@ def make_settings(
     midjourney: dict[str, Any] | None = None,
     webhook: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    storage_url: str = "",
 ) -> Settings:
+    """Settings for one bot against `fake` and `sim`: its database is the SQLite file at
+    `db_path`, or `storage_url` when given (a PostgreSQL database)."""
     mj: dict[str, Any] = {
         "base_url": sim.base_url,
         "path_prefix": sim.prefix,
@@ -56,7 +59,7 @@ def make_settings(
             guild_ids=[fake.guild.id],
         ),
         midjourney=MidjourneySettings(**mj),
-        storage=StorageSettings(path=str(db_path)),
+        storage=StorageSettings(path=str(db_path), url=storage_url),
         jobs=JobsSettings(**{"edit_interval_seconds": 0.0, **(jobs or {})}),
         quota=QuotaSettings(**(quota or {})),
         webhook=WebhookSettings(**(webhook or {})),

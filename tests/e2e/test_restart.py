@@ -16,7 +16,8 @@ from tests.fakes.discord import FakeDiscord
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def write_config(path: Path, fake: FakeDiscord, sim: Simulator, db: Path) -> None:
+def write_config(path: Path, fake: FakeDiscord, sim: Simulator, db: Path | str) -> None:
+    storage = f'url = "{db}"' if "://" in str(db) else f'path = "{db}"'
     path.write_text(
         f"""
 [discord]
@@ -33,7 +34,7 @@ auth_style = "mj-api-secret"
 poll_interval_seconds = 0.05
 
 [storage]
-path = "{db}"
+{storage}
 
 [jobs]
 edit_interval_seconds = 0.0
@@ -86,10 +87,10 @@ class BotProcess:
 
 
 async def test_kill_mid_job_then_restart(
-    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path, e2e_database: str
 ) -> None:
     config = tmp_path / "config.toml"
-    write_config(config, fake_discord, sim, tmp_path / "mjbot.sqlite3")
+    write_config(config, fake_discord, sim, e2e_database)
     first = await BotProcess.start(config)
     try:
         await fake_discord.wait_for(lambda: fake_discord.gateway.connected, timeout=30)
@@ -154,7 +155,7 @@ async def test_interaction_token_expiry_during_a_long_job(
 
 
 async def test_a_job_interrupted_during_its_submit_is_never_resent(
-    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path, e2e_database: str
 ) -> None:
     """A job recorded as 'submitting' may have reached the proxy: at start-up it is marked
     unknown and refunded, never sent again."""
@@ -162,8 +163,7 @@ async def test_a_job_interrupted_during_its_submit_is_never_resent(
     from storage.jobs import JobRepository
     from tests.e2e.harness import make_settings, start_bot
 
-    db_path = tmp_path / "db.sqlite3"
-    db = await Database.open(db_path)
+    db = await Database.open(e2e_database)
     interrupted = await JobRepository(db).create_submitting(
         guild_id=fake_discord.guild.id,
         channel_id=fake_discord.channel.id,
@@ -174,7 +174,10 @@ async def test_a_job_interrupted_during_its_submit_is_never_resent(
     )
     await db.close()
 
-    running = await start_bot(fake_discord, make_settings(fake_discord, sim, db_path))
+    settings = make_settings(
+        fake_discord, sim, tmp_path / "unused.sqlite3", storage_url=e2e_database
+    )
+    running = await start_bot(fake_discord, settings)
     try:
         job = await running.services.job_repo.get(interrupted.id)
         assert job.state == "unknown" and job.failure == "mjbot:job.failure.interrupted"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.url import InvalidDatabaseUrl, describe, parse_database_url
+from storage.url import InvalidDatabaseUrl, describe, parse_database_url, redact_url
 
 
 @pytest.mark.parametrize(
@@ -67,6 +67,16 @@ def test_refused_forms_say_why_without_the_password(text: str, words: str) -> No
         parse_database_url(text)
     assert words in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_redact_url_works_on_any_text() -> None:
+    assert (
+        redact_url("postgresql://bot:hunter2@db:notaport/x") == "postgresql://bot:***@db:notaport/x"
+    )
+    assert redact_url("postgres://h/x?sslmode=on&password=hunter2") == (
+        "postgres://h/x?sslmode=on&password=***"
+    )
+    assert redact_url("sqlite:///data/x.sqlite3") == "sqlite:///data/x.sqlite3"
 
 
 def test_describe_never_fails() -> None:
