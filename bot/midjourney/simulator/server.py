@@ -207,7 +207,12 @@ class Simulator(ProxyEndpoints):
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except ConnectionResetError:
+            # The client went away mid-body (a bot stopping during a poll): nobody to answer,
+            # and nothing wrong with the server.
+            return web.Response(status=400)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

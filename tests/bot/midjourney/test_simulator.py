@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -326,3 +327,25 @@ async def test_run_simulator_serves_until_cancelled() -> None:
     server.cancel()
     with pytest.raises(asyncio.CancelledError):
         await server
+
+
+async def test_a_client_gone_mid_request_is_no_server_error(
+    make_sim: MakeSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bot stopping while it sends a poll cuts the request's body short: the simulator lets it
+    go without an error traceback (the fake Discord fails a test on any aiohttp.server error)."""
+    sim = await make_sim()
+    url = httpx.URL(sim.base_url)
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        f"POST {sim.prefix}/task/list-by-condition HTTP/1.1\r\nHost: sim\r\n"
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"ids": ['.encode()
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await sim.stop()  # waits for the request's handler to end
+    errors = [
+        r for r in caplog.records if r.name == "aiohttp.server" and r.levelno >= logging.ERROR
+    ]
+    assert errors == []
