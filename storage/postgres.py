@@ -222,17 +222,34 @@ class PostgresDatabase(Database):
             conn.terminate()
 
     async def _release(self, conn: Any) -> None:
+        """Give the connection back to the pool, even when this task is being cancelled.
+
+        The release (asyncpg resets the connection, rolling back what is left open) runs in a
+        task of its own that a cancellation of this one does not stop; its failure (a broken
+        connection: asyncpg drops it) is read there, never left as an unretrieved exception."""
+        release = asyncio.ensure_future(self._pool.release(conn))
+        release.add_done_callback(self._released)
         try:
-            await self._pool.release(conn)
-        except BaseException:
-            conn.terminate()
+            await asyncio.shield(release)
+        except asyncio.CancelledError:
             raise
+        except Exception:  # already read and logged by _released
+            return
+
+    def _released(self, release: asyncio.Future[None]) -> None:
+        if not release.cancelled() and release.exception() is not None:
+            log.debug("a connection to %s was dropped: %s", self.location, release.exception())
 
     async def _fetch_outside(self, sql: str, params: Params) -> list[Row]:
         if self._closed:
             raise StorageError("the database is closed")
         with self.translated():
-            return list(await self._pool.fetch(to_postgres(sql), *params))
+            conn = await self._pool.acquire()
+        try:
+            with self.translated():
+                return list(await conn.fetch(to_postgres(sql), *params))
+        finally:
+            await self._release(conn)
 
     async def writable(self) -> bool:
         """A write transaction starts and commits, on a primary that accepts writes."""

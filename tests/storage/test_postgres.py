@@ -4,8 +4,10 @@ sentence (without the password) for a server that cannot be used."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 
+import asyncpg
 import pytest
 
 from storage import Database, Repositories, StorageError, StorageUnavailable
@@ -146,3 +148,30 @@ async def test_refused_connection_is_one_sentence() -> None:
         f"cannot reach PostgreSQL at postgresql://mjbot@127.0.0.1:{port}/mjbot: connection "
         "refused (is the server running?)"
     )
+
+
+async def test_a_cancelled_read_whose_connection_then_breaks_leaves_no_unretrieved_error(
+    postgres_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopping bot cancels a read while its connection goes back to the pool; that release
+    then fails (the connection broke). The failure is read, not left to asyncio's 'Task
+    exception was never retrieved' (a bot stopping on PostgreSQL logged one)."""
+    db = await Database.open(postgres_url)
+    resetting, broken = asyncio.Event(), asyncio.Event()
+
+    async def reset(self: asyncpg.Connection, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        resetting.set()
+        await broken.wait()
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    monkeypatch.setattr(asyncpg.Connection, "reset", reset)
+    read = asyncio.create_task(db.fetch_value("SELECT 1"))
+    await resetting.wait()
+    read.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await read
+    broken.set()
+    monkeypatch.undo()
+    await db.close()
+    gc.collect()
+    assert [r for r in caplog.records if "never retrieved" in r.getMessage()] == []
