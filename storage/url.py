@@ -29,8 +29,8 @@ class InvalidDatabaseUrl(ValueError):
 
     `reason` is the sentence without its subject, for "Setting 'storage.url' ..." messages."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"storage.url {reason}")
+    def __init__(self, reason: str, sentence: str | None = None) -> None:
+        super().__init__(sentence or f"storage.url {reason}")
         self.reason = reason
 
 
@@ -77,9 +77,10 @@ def parse_database_url(value: str | PathLike[str]) -> DatabaseUrl:
             raise InvalidDatabaseUrl(f"names no file; use {SHAPE}")
         return DatabaseUrl("sqlite", path, path)
     if lowered.startswith("sqlite:"):
+        forms = "sqlite:///relative/path, sqlite:////absolute/path or sqlite:///:memory:"
         raise InvalidDatabaseUrl(
-            "must start with three slashes for SQLite: sqlite:///relative/path, "
-            "sqlite:////absolute/path or sqlite:///:memory:"
+            f"must start with three slashes for SQLite: {forms}",
+            f"a SQLite storage.url starts with three slashes: {forms}",
         )
     if lowered.startswith(_POSTGRES):
         return _postgres(text)
