@@ -13,6 +13,8 @@ from storage.db import MEMORY, StorageError
 class AlreadyRunningError(StorageError):
     """Another process holds the database's lock."""
 
+    exit_code = 1
+
 
 class InstanceLock:
     """`fcntl.flock` on `<database>.lock`; the file stays, the lock dies with the process."""

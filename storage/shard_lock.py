@@ -28,8 +28,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from storage.db import StorageError
+from storage.db import StorageUnavailable
+from storage.lock import AlreadyRunningError
+from storage.postgres import describe_failure
 from storage.shards import Claim, ShardScope, overlaps
+from storage.url import DatabaseUrl, parse_database_url
 
 __all__ = ["NAMESPACE", "ORDER_KEY", "ShardLock", "ShardsTaken", "application_name"]
 
@@ -66,14 +69,17 @@ class Holder:
         return f"{name}, PostgreSQL backend {self.pid}"
 
 
-class ShardsTaken(StorageError):
-    """Another process runs some of these shards: one sentence for the operator."""
+class ShardsTaken(AlreadyRunningError):
+    """Another process runs some of these shards: one sentence for the operator (exit 2: a
+    setup to change, like a refused configuration)."""
+
+    exit_code = 2
 
     def __init__(self, scope: ShardScope, holders: Sequence[Holder]) -> None:
         mine = [c for c in scope.claims() if any(overlaps(c, h.claim) for h in holders)]
         theirs = sorted({f"{h.claim.describe()} ({h.describe()})" for h in holders})
         what = _join([c.describe() for c in mine])
-        verb = "is" if len(mine) == 1 else "are"
+        verb = "is" if len(mine) == 1 and mine[0].shard_count else "are"
         one = len({h.pid for h in holders}) == 1
         super().__init__(
             f"{what[0].upper()}{what[1:]} {verb} already run by "
@@ -111,22 +117,24 @@ class ShardLock:
     @classmethod
     async def acquire(
         cls,
-        dsn: str,
+        where: DatabaseUrl | str,
         scope: ShardScope,
         *,
         on_lost: Callable[[], None] | None = None,
         name: str | None = None,
     ) -> ShardLock:
-        """Claim `scope`'s shards or raise ShardsTaken (StorageError when the server cannot
-        be reached). `on_lost` runs if the connection, and so the claim, is lost later."""
+        """Claim `scope`'s shards or raise ShardsTaken; StorageUnavailable when the server
+        cannot be reached (in storage/postgres.py's words, without the password). `on_lost`
+        runs if the connection, and so the claim, is lost later."""
+        url = parse_database_url(where) if isinstance(where, str) else where
         try:
             connection = await asyncpg.connect(
-                dsn,
+                url.target,
                 timeout=CONNECT_TIMEOUT_S,
                 server_settings={"application_name": name or application_name()},
             )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StorageError(f"the shard lock cannot connect: {exc}") from exc
+            raise StorageUnavailable(describe_failure(url, exc)) from None
         try:
             await cls._claim(connection, scope)
         except BaseException:

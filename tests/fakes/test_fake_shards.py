@@ -199,3 +199,10 @@ async def test_discord_py_autosharded_clients_split_the_guilds(fake: FakeDiscord
 
 async def _no_identify_delay(shard_id: int | None, *, initial: bool = False) -> None:
     return None  # discord.py waits 5 s between two IDENTIFYs of one client
+
+
+async def test_members_of_every_guild_are_found_by_id(fake: FakeDiscord) -> None:
+    zero, one = fake.guilds
+    first, second = zero.members[0].user, one.members[0].user
+    assert first.username == second.username == "alice" and first.id != second.id
+    assert fake.find_user(first.id) is first and fake.find_user(second.id) is second

@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
+from storage.db import StorageUnavailable
 from storage.shard_lock import ShardLock, ShardsTaken
 from storage.shards import ALL_SHARDS, ShardScope
-
-pytestmark = pytest.mark.usefixtures("postgres_url")
 
 
 async def test_one_process_per_shard(postgres_url: str) -> None:
@@ -45,6 +44,9 @@ async def test_automatic_sharding_claims_everything(postgres_url: str) -> None:
     try:
         with pytest.raises(ShardsTaken, match=r"^Shard 0 of 3 is already run .*all shards"):
             await ShardLock.acquire(postgres_url, ShardScope.of(3, [0]))
+        with pytest.raises(ShardsTaken, match=r"^All shards are already run") as refused:
+            await ShardLock.acquire(postgres_url, ALL_SHARDS)
+        assert refused.value.exit_code == 2  # a setup to change, like a refused configuration
     finally:
         await everything.release()
     assert not everything.held
@@ -118,3 +120,10 @@ async def test_releasing_is_not_losing(postgres_url: str) -> None:
     await lock.release()
     await asyncio.sleep(0)
     assert not lost.is_set() and not lock.held
+
+
+async def test_an_unreachable_server_is_said_without_the_password() -> None:
+    url = "postgresql://mjbot:not-this-pw-3a1@127.0.0.1:1/mjbot"
+    with pytest.raises(StorageUnavailable) as failed:
+        await ShardLock.acquire(url, ShardScope.of(2, [0]))
+    assert "127.0.0.1:1" in str(failed.value) and "not-this-pw" not in str(failed.value)

@@ -201,7 +201,9 @@ class FakeDiscord(Injector, AppsInjector):
         return next((g for g in self.guilds if g.channel(channel_id) is not None), None)
 
     def find_user(self, user_id: int) -> User | None:
-        return next((u for u in self.users.values() if u.id == user_id), None)
+        # By id over every guild: two guilds may each have an "alice" (`users` is by name).
+        members = (m.user for g in self.guilds for m in g.members)
+        return next((u for u in members if u.id == user_id), None)
 
     def user_by_id(self, user_id: int) -> User:
         user = self.find_user(user_id)
