@@ -251,9 +251,11 @@ class GuildRepository:
 
     async def banned_words(self, guild_id: int) -> list[str]:
         rows = await self.db.fetch_all(
-            "SELECT word FROM banned_words WHERE guild_id = ? ORDER BY word", (guild_id,)
+            "SELECT word FROM banned_words WHERE guild_id = ?", (guild_id,)
         )
-        return [str(r[0]) for r in rows]
+        # Sorted here, by code point (SQLite's BINARY order): PostgreSQL would sort by the
+        # database's collation, which differs from one server to the next (é before f).
+        return sorted(str(r[0]) for r in rows)
 
     # Audit ---------------------------------------------------------------------------------
 

@@ -108,6 +108,18 @@ async def test_snowflakes_past_2_to_the_32_round_trip(postgres_url: str) -> None
         assert [tuple(c) for c in columns] == []  # every INTEGER is BIGINT, every REAL float8
 
 
+async def test_text_sorts_the_same_whatever_the_servers_collation(
+    postgres_server: PostgresServer,
+) -> None:
+    """A database created with a linguistic collation (most servers' default) sorts é before
+    f; mjbot's lists keep SQLite's code-point order on every server."""
+    url = postgres_server.dsn(postgres_server.new_database(icu_locale="en-US"))
+    async with await Repositories.open(url) as repos:
+        for word in ("fer", "ébène", "Zèbre", "a-b", "ab"):
+            await repos.guilds.add_banned_word(1, word)
+        assert await repos.guilds.banned_words(1) == sorted(["fer", "ébène", "zèbre", "a-b", "ab"])
+
+
 async def test_writable_on_a_primary(postgres_url: str) -> None:
     async with await Database.open(postgres_url) as db:
         assert db.dialect == "postgresql"

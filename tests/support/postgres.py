@@ -177,10 +177,12 @@ class PostgresServer:
         self._run("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.root),
                   "-p", str(self.port), "-U", SUPERUSER, "-d", database, "-c", sql)  # fmt: skip
 
-    def new_database(self, prefix: str = "t") -> str:
-        """An empty database owned by `mjbot`; returns its name."""
+    def new_database(self, prefix: str = "t", *, icu_locale: str | None = None) -> str:
+        """An empty database owned by `mjbot` (sorting text in `icu_locale`'s order when
+        given, else byte order); returns its name."""
         name = f"{prefix}_{os.getpid()}_{next(self._names)}"
-        self.psql(f"CREATE DATABASE {name} OWNER {USER} TEMPLATE template0")
+        locale = f" LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'" if icu_locale else ""
+        self.psql(f"CREATE DATABASE {name} OWNER {USER} TEMPLATE template0{locale}")
         return name
 
     def dsn(self, database: str, *, user: str = USER, password: str = PASSWORD) -> str:
