@@ -17,12 +17,13 @@ from bot.app import MjBot
 from bot.config import Settings
 from bot.metrics import discord_trace
 from bot.midjourney.client import MidjourneyClient
-from bot.runtime import Services, build_services
+from bot.runtime import Services, build_services, shard_scope
 from storage.db import StorageError, open_database
 from storage.lock import AlreadyRunningError, InstanceLock
 
 if TYPE_CHECKING:
     from bot.health import HealthServer
+    from storage.shard_lock import ShardLock
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +52,56 @@ async def run_bot(
 
     `clock` stands for wall time (tests share the fake Discord's, to expire tokens)."""
     point_discord_at(settings)
+    lost: list[bool] = []
+
+    def lose() -> None:  # the connection holding this process's shards is gone
+        lost.append(True)
+        stop.set()
+
     try:
-        lock = claim_instance(settings)
+        lock = await claim_instance(settings, on_lost=lose)
     except AlreadyRunningError as exc:
         log.error("Not started: %s", exc)
-        return 1
+        return exc.exit_code
     except StorageError as exc:
         log.error("The database at '%s' cannot be opened: %s", settings.storage.database, exc)
         return 1
     try:
-        return await _run_locked(settings, stop, guild_ready_timeout, drain_timeout, ready, clock)
+        code = await _run_locked(settings, stop, guild_ready_timeout, drain_timeout, ready, clock)
     finally:
         if lock is not None:
-            lock.release()
+            await release_instance(lock)
+    if lost:
+        log.error(
+            "Stopped: the PostgreSQL connection holding %s was lost, and another process may "
+            "claim them now; start this one again to claim them back.",
+            shard_scope(settings).describe(),
+        )
+        return 1
+    return code
 
 
-def claim_instance(settings: Settings) -> InstanceLock | None:
+async def claim_instance(
+    settings: Settings, *, on_lost: Callable[[], None] | None = None
+) -> InstanceLock | ShardLock | None:
     """The process's claim on its database, refused while another process holds it.
 
     SQLite: one process per file (flock on `<file>.lock`, gone with the process). PostgreSQL:
-    no claim here yet; this is where per-shard advisory locks belong (issue 16 item 3), so
-    that two processes claiming the same shards are refused."""
+    one process per shard (storage/shard_lock.py: an advisory lock per shard on a connection of
+    its own, gone with the process); `on_lost` runs if that connection drops."""
     database = settings.storage.database
     if database.dialect == "sqlite":
         return InstanceLock.acquire(database.target)
-    return None
+    from storage.shard_lock import ShardLock  # asyncpg loads only for PostgreSQL
+
+    return await ShardLock.acquire(database, shard_scope(settings), on_lost=on_lost)
+
+
+async def release_instance(lock: InstanceLock | ShardLock) -> None:
+    if isinstance(lock, InstanceLock):
+        lock.release()
+    else:
+        await lock.release()
 
 
 async def _run_locked(

@@ -167,6 +167,11 @@ class Services:
         await self.db.close()
 
 
+def shard_scope(settings: Settings) -> ShardScope:
+    """The guilds this process serves: discord.shard_count and discord.shard_ids."""
+    return ShardScope.of(settings.discord.shard_count, settings.discord.shard_ids)
+
+
 async def build_services(settings: Settings, *, clock: Callable[[], float] = time.time) -> Services:
     db = await open_database(settings.storage.database, clock=clock)
     mj = settings.midjourney
@@ -258,5 +263,5 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         proxy_admin=ProxyAdmin(proxies, moderation, guilds, settings),
         clock=clock,
         hooks=hooks,
-        scope=ShardScope.of(settings.discord.shard_count, settings.discord.shard_ids),
+        scope=shard_scope(settings),
     )

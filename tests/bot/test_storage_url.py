@@ -13,9 +13,12 @@ import pytest
 from bot.cli import _secrets
 from bot.config import ConfigError, load_settings
 from bot.logs import configure_logging
-from bot.process import claim_instance
+from bot.process import claim_instance, release_instance
 from bot.ui.boundary import storage_trouble
 from storage.db import StorageError, StorageUnavailable
+from storage.lock import InstanceLock
+from storage.shard_lock import ShardLock, ShardsTaken
+from storage.shards import ALL_SHARDS
 from tests.bot.test_cli import good_sections, problem_lines, run_cli, write_config
 from tests.support.postgres import PASSWORD, PostgresServer
 
@@ -134,13 +137,22 @@ def test_log_lines_never_show_the_database_password(tmp_path: Path) -> None:
     assert "s3cr" not in stream.getvalue() and "db/mjbot" in stream.getvalue()
 
 
-def test_the_instance_lock_is_sqlites_only(tmp_path: Path) -> None:
+async def test_the_file_lock_is_sqlites_the_shard_locks_postgresqls(
+    tmp_path: Path, postgres_url: str
+) -> None:
     file = tmp_path / "db" / "bot.sqlite3"
-    lock = claim_instance(load_settings(_config(tmp_path, url=f"sqlite:///{file}")))
-    assert lock is not None and lock.path == Path(f"{file}.lock")
-    lock.release()
-    url = "postgresql://mjbot@127.0.0.1:1/mjbot"
-    assert claim_instance(load_settings(_config(tmp_path, url=url))) is None
+    lock = await claim_instance(load_settings(_config(tmp_path, url=f"sqlite:///{file}")))
+    assert isinstance(lock, InstanceLock) and lock.path == Path(f"{file}.lock")
+    await release_instance(lock)
+    settings = load_settings(_config(tmp_path, url=postgres_url))
+    shards = await claim_instance(settings)
+    assert isinstance(shards, ShardLock) and shards.held and shards.scope == ALL_SHARDS
+    with pytest.raises(ShardsTaken, match=r"^All shards are already run"):
+        await claim_instance(settings)
+    await release_instance(shards)
+    assert not shards.held
+    with pytest.raises(StorageError):
+        await claim_instance(load_settings(_config(tmp_path, url="postgresql://m@127.0.0.1:1/m")))
 
 
 def test_an_unreachable_database_is_storage_trouble_for_members() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import pytest
 
 from bot.config import Settings
 from bot.midjourney.simulator import Simulator
@@ -105,3 +108,36 @@ async def test_the_default_asks_discord_and_runs_every_shard(
         assert any(r.path == "/gateway/bot" for r in fake_discord.requests)
     finally:
         assert await running.stop() == 0
+
+
+async def test_a_lost_shard_lock_stops_the_process(
+    fake_discord: FakeDiscord,
+    sim: Simulator,
+    tmp_path: Path,
+    postgres_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On PostgreSQL the shards are held by one connection; if it drops, another process may
+    claim them, so this one stops (exit 1) rather than serve them twice."""
+    import asyncpg
+
+    from storage.shard_lock import application_name
+
+    zero, one = two_shards(fake_discord)
+    settings = sharded(make_settings(fake_discord, sim, tmp_path / "x"), [zero.id, one.id], 2, [0])
+    storage = settings.storage.model_copy(update={"url": postgres_url})
+    running = await start_bot(fake_discord, settings.model_copy(update={"storage": storage}))
+    assert fake_discord.gateway.connected_shards() == {(0, 2)}
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = $1",
+            application_name(),
+        )
+    finally:
+        await admin.close()
+    assert ended == 1
+    assert await asyncio.wait_for(running.task, 30) == 1
+    assert not fake_discord.gateway.connected_shards()
+    assert "the PostgreSQL connection holding shard 0 of 2 was lost" in caplog.text
