@@ -406,6 +406,12 @@ async def startup(rows: int, pairs: int, folder: Path) -> None:
         sim.stop()
     ratios = [a[0] / b[0] for a, b in zip(ours, theirs, strict=True)]
     rss = [a[1] / b[1] for a, b in zip(ours, theirs, strict=True)]
+    for n, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
+        print(
+            f"# pair {n}: mjbot {a[0]:.2f} s {a[1]:.1f} MiB, bare {b[0]:.2f} s {b[1]:.1f} MiB,"
+            f" ratios {a[0] / b[0]:.2f} {a[1] / b[1]:.2f}",
+            file=sys.stderr,
+        )
     med = statistics.median
     print(
         f"rate_budget startup_to_connected_s rows={rows} mjbot={med(a[0] for a in ours):.2f}"
