@@ -20,11 +20,17 @@ GUILD = 1_300_000_000_000 << 22
 MEMBER = 77
 
 
-@pytest.fixture
-async def two(tmp_path: Path) -> AsyncIterator[tuple[Services, Services]]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def two(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Services, Services]]:
+    """Two processes' services on one database (SQLite file, or PostgreSQL as shards share)."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
     settings = Settings(
         midjourney=MidjourneySettings(base_url="http://127.0.0.1:9", api_key="k"),  # type: ignore[arg-type]
-        storage=StorageSettings(path=str(tmp_path / "shared.sqlite3")),
+        storage=StorageSettings(url=url),
         security=SecuritySettings(secret_key=Fernet.generate_key().decode()),  # type: ignore[arg-type]
     )
     async with AsyncExitStack() as stack:
