@@ -314,9 +314,12 @@ class JobPresenter:
     async def _flush(self, shown: JobDisplay, state: _Coalescer, held: Held) -> None:
         job = shown.job
         record = shown.message
+        if job.id in self._posting:
+            # Its first message is on its way (or recorded, its post not yet returned): post_reply
+            # catches up afterwards, within the edit interval (an edit now would follow the post
+            # at once).
+            return
         if record is None:
-            if job.id in self._posting:
-                return  # its first message is on its way; post_reply catches up afterwards
             # Recorded and submitted, but the process stopped before its message was posted.
             self._delivery.release(held)
             parent = shown.parent_message

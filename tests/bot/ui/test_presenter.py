@@ -164,3 +164,49 @@ async def test_an_update_while_the_first_message_is_posted_does_not_post_another
         await presenter.close()
     finally:
         await db.close()
+
+
+class RecordedFirst(Discordless):
+    """Its job message is recorded before the post returns (the last await of a post)."""
+
+    def __init__(self, jobs: JobRepository) -> None:
+        super().__init__(jobs)
+        self.recorded = asyncio.Event()
+        self.returns = asyncio.Event()
+
+    async def _post(self, job: JobRecord, reply_to: int | None, interaction: Any) -> Any:
+        self.release.set()
+        posted = await super()._post(job, reply_to, interaction)
+        self.recorded.set()
+        await self.returns.wait()  # the test's update is read in between
+        return posted
+
+
+async def test_an_update_between_recording_the_message_and_the_post_returning_waits() -> None:
+    """The first message was just recorded, but its post has not returned: an update read then
+    must not edit the message at once (it was measured 0.04 s after its creation under load)."""
+    db = await Database.open(":memory:")
+    try:
+        jobs = JobRepository(db)
+        job = await jobs.create_submitting(
+            guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="a"
+        )
+        job = await jobs.mark_submitted(job.id, "task-1")
+        presenter = RecordedFirst(jobs)
+        posting = asyncio.create_task(presenter.post_reply(job, reply_to=None))
+        await presenter.recorded.wait()
+        assert await jobs.update_progress(job.id, state="in_progress", progress=40)
+        moved = await jobs.get(job.id)
+        assert moved is not None
+        await presenter.job_changed(moved)
+        flush = next(iter(presenter._tasks))
+        await asyncio.wait_for(asyncio.shield(flush), timeout=5)
+        assert presenter.delivery.edited == []  # nothing sent before the post has returned
+        presenter.returns.set()
+        await posting
+        await settle(presenter)
+        edited = presenter.delivery.edited
+        assert len(edited) == 1 and "40%" in edited[0]  # post_reply caught up, once
+        await presenter.close()
+    finally:
+        await db.close()
