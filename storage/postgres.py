@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 WRITE_LOCK_KEY = 0x6D6A626F74
 POOL_MAX_SIZE = 10
 CONNECT_TIMEOUT_S = 10.0
+# How long a statement waits for a lock (the write lock included) before giving up, as SQLite's
+# busy timeout: past it the write fails as StorageUnavailable ("database busy" for members).
+LOCK_TIMEOUT_MS = 5000
 
 _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
 
@@ -56,6 +59,7 @@ _UNAVAILABLE = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout
 )
 
 
@@ -146,7 +150,10 @@ class PostgresDatabase(Database):
                 min_size=1,
                 max_size=POOL_MAX_SIZE,
                 timeout=CONNECT_TIMEOUT_S,
-                server_settings={"application_name": "mjbot"},
+                server_settings={
+                    "application_name": "mjbot",
+                    "lock_timeout": f"{LOCK_TIMEOUT_MS}ms",
+                },
             )
         except _DRIVER_ERRORS as exc:
             raise StorageUnavailable(describe_failure(url, exc)) from None

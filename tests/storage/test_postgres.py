@@ -10,6 +10,7 @@ import socket
 import asyncpg
 import pytest
 
+import storage.postgres
 from storage import Database, Repositories, StorageError, StorageUnavailable
 from storage.postgres import WRITE_LOCK_KEY
 from tests.storage.support import T0, FakeClock
@@ -75,6 +76,26 @@ async def test_a_writer_of_another_pool_waits_and_then_sees_the_commit(
             await holder
         result = await second
         assert (result.allowed, result.reason, result.used) == (False, "user_quota", 1.0)
+
+
+async def test_a_writer_waits_for_the_lock_as_long_as_sqlites_busy_timeout(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the write lock too long: the write fails as unavailable (members
+    hear "busy, try again"), it does not hang."""
+    monkeypatch.setattr(storage.postgres, "LOCK_TIMEOUT_MS", 200)
+    async with await Database.open(postgres_url) as db:
+        other = await asyncpg.connect(postgres_url)
+        try:
+            async with other.transaction():
+                await other.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+                with pytest.raises(StorageUnavailable, match="lock timeout"):
+                    await db.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, 'a')")
+                assert not await db.writable()
+        finally:
+            await other.close()
+        await db.execute("INSERT INTO banned_words (guild_id, word) VALUES (1, 'a')")
+        assert await db.fetch_value("SELECT count(*) FROM banned_words") == 1
 
 
 async def test_processes_migrating_at_once_apply_each_migration_once(postgres_url: str) -> None:
