@@ -159,3 +159,24 @@ def test_an_unreachable_database_is_storage_trouble_for_members() -> None:
     assert storage_trouble(StorageUnavailable("cannot reach PostgreSQL at postgresql://h/db"))
     assert storage_trouble(StorageError("database is locked"))
     assert not storage_trouble(StorageError("no such column: x"))
+
+
+async def test_rotate_key_on_postgresql(postgres_url: str) -> None:
+    from cryptography.fernet import Fernet
+
+    from bot.keys import KeyBox
+    from bot.rotate_key import rotate_key
+    from storage.db import Database
+    from storage.proxies import ProxyRepository
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    async with await Database.open(postgres_url) as db:
+        await ProxyRepository(db).add(
+            1, base_url="https://a.example", path_prefix="/mj", auth_style="bearer",
+            backend="new-api", key_encrypted=KeyBox(old).encrypt("sk-x"), key_hint="sk-x",
+            created_by=2,
+        )  # fmt: skip
+    assert (await rotate_key(postgres_url, old, new)).keys == 1
+    async with await Database.open(postgres_url) as db:
+        [proxy] = await ProxyRepository(db).all()
+    assert KeyBox(new).decrypt(proxy.key_encrypted) == "sk-x"
