@@ -9,7 +9,7 @@ _COLUMNS = job_columns()
 
 
 class MemberJobs:
-    """Mixed into `JobRepository`; served by the index jobs_requester_created."""
+    """Mixed into `JobRepository`; served by the index jobs_requester_guild_created."""
 
     db: Database
 
@@ -18,7 +18,7 @@ class MemberJobs:
     ) -> list[JobRecord]:
         """A member's jobs in a guild, newest first, `limit` of them after skipping `offset`."""
         rows = await self.db.fetch_all(
-            f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_requester_created
+            f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_requester_guild_created
                 WHERE requester_id = ? AND guild_id = ?
                 ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?""",
             (user_id, guild_id, limit, offset),
@@ -27,7 +27,7 @@ class MemberJobs:
 
     async def count_jobs(self, guild_id: int, user_id: int, *, since: float = 0.0) -> int:
         value = await self.db.fetch_value(
-            """SELECT count(*) FROM jobs INDEXED BY jobs_requester_created
+            """SELECT count(*) FROM jobs INDEXED BY jobs_requester_guild_created
                WHERE requester_id = ? AND guild_id = ? AND created_at >= ?""",
             (user_id, guild_id, since),
         )

@@ -91,7 +91,7 @@ class JobQueries:
             )
         else:
             rows = await self.db.fetch_all(
-                f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_requester_created
+                f"""SELECT {_COLUMNS} FROM jobs INDEXED BY jobs_requester_guild_created
                    WHERE requester_id = ? AND guild_id IS ?
                    ORDER BY created_at DESC, id DESC LIMIT ?""",
                 (user_id, guild_id, limit),

@@ -127,6 +127,19 @@ async def test_indexes_serve_the_hot_queries(db_path: Path) -> None:
             assert "SCAN" not in plan, (name, plan)
 
 
+async def test_a_members_job_count_in_one_server_reads_only_the_index(db_path: Path) -> None:
+    """/history counts a member's jobs in one server: with the server in the index the count
+    never visits the table (it visited every job of theirs in every server before schema 5)."""
+    async with await Database.open(db_path) as db:
+        sql = (
+            "SELECT count(*) FROM jobs INDEXED BY jobs_requester_guild_created "
+            "WHERE requester_id = 1 AND guild_id = 2 AND created_at >= 0"
+        )
+        plan = " ".join(str(r[3]) for r in await db.fetch_all(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "COVERING INDEX jobs_requester_guild_created" in plan, plan
+        assert "guild_id=?" in plan, plan
+
+
 async def test_jobs_read_the_same_after_a_column_is_added(database_url: str) -> None:
     extra = [
         *load_migrations(),
