@@ -265,8 +265,31 @@ def _secrets(settings: Settings) -> list[str]:
     ]
 
 
+# Options whose value may begin with "-": a Fernet key is URL-safe base64 ("-" is one of its 64
+# characters), so one new key in 64 starts with it, and argparse would take it for an option.
+_DASHED_VALUES = ("--new-key",)
+_OPTIONS = frozenset({"--config", "--help", "-h", "--new-key", "--version"})
+
+
+def _attach_dashed_values(argv: Sequence[str]) -> list[str]:
+    """`--new-key -Abc…` -> `--new-key=-Abc…`, so that argparse reads it as the value."""
+    joined: list[str] = []
+    pending: str | None = None
+    for arg in argv:
+        if pending is not None:
+            if arg.startswith("-") and arg not in _OPTIONS:
+                joined[-1] = f"{pending}={arg}"
+                pending = None
+                continue
+            pending = None
+        joined.append(arg)
+        if arg in _DASHED_VALUES:
+            pending = arg
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_attach_dashed_values(sys.argv[1:] if argv is None else argv))
     handlers = {
         "run": _cmd_run,
         "check": _cmd_check,

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -155,3 +157,21 @@ def test_check_without_a_default_proxy_needs_the_secret_key(tmp_path: Path) -> N
     assert "No default proxy is configured" in fine.stdout
     missing = run_cli("check", "--config", str(config(tmp_path, "")))
     assert missing.returncode == 1 and "security.secret_key' is empty" in missing.stdout
+
+
+def _key_starting_with_dash() -> str:
+    """A real Fernet key whose base64 text begins with "-" (one new key in 64 does): a first
+    byte of 0b111110xx encodes as "-", the 62nd character of URL-safe base64."""
+    return base64.urlsafe_b64encode(b"\xf8" + os.urandom(31)).decode()
+
+
+def test_rotate_key_takes_a_new_key_that_begins_with_a_dash(tmp_path: Path) -> None:
+    """argparse reads "-Abc..." as an unknown option: the command must take it as the key."""
+    old, new = Fernet.generate_key().decode(), _key_starting_with_dash()
+    db_path = tmp_path / "mjbot.sqlite3"
+    asyncio.run(_store(db_path, old))
+    result = run_cli("rotate-key", "--config", str(config(tmp_path, old)), "--new-key", new)
+    assert result.returncode == 0, result.stderr
+    with closing(sqlite3.connect(db_path)) as conn:
+        [stored] = [row[0] for row in conn.execute("SELECT key_encrypted FROM proxies")]
+    assert KeyBox(new).decrypt(stored) == API_KEY

@@ -175,7 +175,11 @@ async def test_discord_py_autosharded_clients_split_the_guilds(fake: FakeDiscord
         )
         for i in (0, 1)
     ]
-    tasks = [asyncio.create_task(c.start(fake.token)) for c in clients]
+    # Logged in before waiting: wait_until_ready() refuses a client that has not logged in yet,
+    # which start()'s task may not have done by the time the test gets there.
+    for client in clients:
+        await client.login(fake.token)
+    tasks = [asyncio.create_task(c.connect()) for c in clients]
     try:
         for client in clients:
             await asyncio.wait_for(client.wait_until_ready(), 10)
@@ -188,7 +192,8 @@ async def test_discord_py_autosharded_clients_split_the_guilds(fake: FakeDiscord
     fake.recommended_shards = 2
     auto = discord.AutoShardedClient(intents=discord.Intents.none(), guild_ready_timeout=0.05)
     auto.before_identify_hook = _no_identify_delay  # type: ignore[method-assign]
-    task = asyncio.create_task(auto.start(fake.token))
+    await auto.login(fake.token)
+    task = asyncio.create_task(auto.connect())
     try:
         await asyncio.wait_for(auto.wait_until_ready(), 20)
         assert auto.shard_count == 2 and {g.id for g in auto.guilds} == {zero.id, one.id}
