@@ -115,11 +115,6 @@ class ProxyRepository:
         """Every proxy ever saved (a few per server): jobs may still point at any of them."""
         return [ProxyRecord.from_row(r) for r in await self.db.fetch_all("SELECT * FROM proxies")]
 
-    async def all_current(self) -> dict[int, int]:
-        """guild id -> the id of the proxy it uses now."""
-        rows = await self.db.fetch_all("SELECT guild_id, proxy_id FROM guild_proxies")
-        return {int(r["guild_id"]): int(r["proxy_id"]) for r in rows}
-
     async def reencrypt_all(self, convert: Callable[[str], str]) -> int:
         """Replace every stored key by `convert(key)` in one transaction (all or nothing)."""
         async with self.db.transaction() as tx:
