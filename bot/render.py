@@ -11,11 +11,11 @@ from typing import Literal
 
 from bot.i18n import has_key, resolve_locale, t
 from bot.media.notes import media_lines
+from bot.midjourney.button_rows import layout_rows
 from bot.midjourney.custom_ids import (
     ButtonAction,
     ButtonKind,
     accepted_by,
-    layout_rows,
     parse_custom_id,
 )
 from bot.midjourney.reasons import is_empty, reason_key

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from bot.midjourney.button_rows import layout_rows
 from bot.midjourney.custom_ids import (
     Backend,
     ButtonAction,
     ButtonKind,
     accepted_by,
-    layout_rows,
     parse_custom_id,
 )
 
