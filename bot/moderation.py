@@ -6,38 +6,37 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from bot.access import WEIGHT_ACTIONS, Gate, Policy
 from bot.config import QuotaSettings
 from bot.errors import UserFacingError
-from bot.midjourney.errors import MidjourneyError
-from bot.render import MAX_JOB_ID
+from bot.moderation_jobs import (
+    CANCELLED_BY_MODERATOR,
+    FollowedTasks,
+    GuildJobs,
+    JobLine,
+    JobsOverview,
+    TaskCanceller,
+)
 from bot.requester import Requester
 from bot.stats import StatsReport, build_report
-from bot.tracker import TERMINAL_STATES
 from storage.guilds import AuditEntry, BanRecord, GuildRepository, QuotaOverride
-from storage.jobs import JobRecord, JobRepository, MessageRecord
+from storage.jobs import JobRecord, JobRepository
 from storage.usage import UsageRepository
+
+__all__ = [
+    "CANCELLED_BY_MODERATOR",
+    "Change",
+    "GuildConfig",
+    "JobLine",
+    "JobsOverview",
+    "ModerationService",
+]
 
 log = logging.getLogger(__name__)
 
-CANCELLED_BY_MODERATOR = "mjbot:job.failure.cancelled_by_moderator"
 MAX_REASON = 300
 MAX_WORD = 100
-JOBS_SHOWN = 15
-
-
-class TaskCanceller(Protocol):
-    """The part of the API client a cancel needs."""
-
-    async def cancel(self, task_id: str) -> bool: ...
-
-
-class FollowedTasks(Protocol):
-    """The part of the tracker a cancel needs."""
-
-    def unfollow(self, task_id: str) -> None: ...
 
 
 AuditListener = Callable[[AuditEntry], Awaitable[None]]
@@ -51,20 +50,6 @@ class Change:
     entry: AuditEntry
     key: str
     params: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class JobLine:
-    """One job in the moderators' list, with the message that shows it (if it was posted)."""
-
-    job: JobRecord
-    message: MessageRecord | None
-
-
-@dataclass(frozen=True)
-class JobsOverview:
-    in_flight: tuple[JobLine, ...]
-    recent: tuple[JobLine, ...]
 
 
 @dataclass(frozen=True)
@@ -96,9 +81,8 @@ class ModerationService:
         self._guilds = guilds
         self._usage = usage
         self._jobs = jobs
+        self._guild_jobs = GuildJobs(jobs, usage, tracker, api)
         self._gate = gate
-        self._tracker = tracker
-        self._api = api
         self._quota = quota
         self._clock = clock
         # Set by the composition root: post changes to the audit channel, show a cancelled job.
@@ -332,42 +316,12 @@ class ModerationService:
         )
 
     async def jobs(self, who: Requester) -> JobsOverview:
-        guild_id = self.guild_of(who)
-        running = (await self._jobs.jobs_in_flight(guild_id))[:JOBS_SHOWN]
-        running_ids = {job.id for job in running}
-        recent = [
-            job
-            for job in await self._jobs.recent_jobs(guild_id, limit=JOBS_SHOWN + len(running_ids))
-            if job.id not in running_ids
-        ][:JOBS_SHOWN]
-        return JobsOverview(
-            tuple([await self._line(job) for job in running]),
-            tuple([await self._line(job) for job in recent]),
-        )
-
-    async def _line(self, job: JobRecord) -> JobLine:
-        messages = await self._jobs.messages_for_job(job.id)
-        return JobLine(job, messages[0] if messages else None)
+        return await self._guild_jobs.overview(self.guild_of(who))
 
     # ---- cancelling ------------------------------------------------------------------------
     async def cancel_job(self, who: Requester, job_id: int) -> Change:
         """Stop following a job, mark it cancelled, refund it, and ask the proxy to drop it."""
-        guild_id = self.guild_of(who)
-        # Discord enforces the option's range, discord.py does not: a forged id stops here.
-        job = await self._jobs.get(job_id) if 1 <= job_id <= MAX_JOB_ID else None
-        if job is None or job.guild_id != guild_id:
-            raise UserFacingError("admin.jobs.not_found", job=job_id)
-        if job.state in TERMINAL_STATES:
-            raise UserFacingError("admin.jobs.finished", job=job_id)
-        if job.state == "submitting":
-            # Its one submit is on the way; cancelling now could not stop the proxy's task.
-            raise UserFacingError("admin.jobs.submitting", job=job_id)
-        if not await self._jobs.cancel(job_id, CANCELLED_BY_MODERATOR):
-            raise UserFacingError("admin.jobs.finished", job=job_id)
-        if job.task_id is not None:
-            self._tracker.unfollow(job.task_id)
-        await self._usage.refund(job_id)
-        stopped = await self._cancel_at_proxy(job)
+        job, stopped = await self._guild_jobs.cancel(self.guild_of(who), job_id)
         change = await self._audit(
             who,
             "job.cancel",
@@ -379,16 +333,6 @@ class ModerationService:
         if cancelled is not None and self.on_job_cancelled is not None:
             await self.on_job_cancelled(cancelled)
         return change
-
-    async def _cancel_at_proxy(self, job: JobRecord) -> bool:
-        if job.task_id is None:
-            return False
-        try:
-            return await self._api.cancel(job.task_id)
-        except MidjourneyError as exc:
-            # The job is cancelled for the bot either way; the proxy may still finish it.
-            log.warning("the proxy did not cancel task %s of job %s: %s", job.task_id, job.id, exc)
-            return False
 
 
 def _num(value: float) -> str:
