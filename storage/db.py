@@ -122,18 +122,8 @@ class WriteResult:
     lastrowid: int | None  # SQLite only; use RETURNING to read a new row's id on both
 
 
-class Transaction(abc.ABC):
-    """Statements run inside one write transaction (`Database.transaction`)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.active = True
-
-    @abc.abstractmethod
-    async def execute(self, sql: str, params: Params = ()) -> WriteResult: ...
-
-    @abc.abstractmethod
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> int: ...
+class _Reads(abc.ABC):
+    """`fetch_one` and `fetch_value`, read through `fetch_all` (a transaction's or a database's)."""
 
     @abc.abstractmethod
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
@@ -147,12 +137,26 @@ class Transaction(abc.ABC):
         return None if row is None else row[0]
 
 
+class Transaction(_Reads):
+    """Statements run inside one write transaction (`Database.transaction`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.active = True
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> WriteResult: ...
+
+    @abc.abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int: ...
+
+
 _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
     "storage_transaction", default=None
 )
 
 
-class Database(abc.ABC):
+class Database(_Reads):
     """One database: write transactions one at a time (across processes too), reads that never
     see another coroutine's uncommitted transaction, and migrations applied at open."""
 
@@ -214,14 +218,6 @@ class Database(abc.ABC):
         if tx is not None:
             return await tx.fetch_all(sql, params)
         return await self._fetch_outside(sql, params)
-
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self.fetch_all(sql, params)
-        return rows[0] if rows else None
-
-    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetch_one(sql, params)
-        return None if row is None else row[0]
 
     async def writable(self) -> bool:
         """Whether a write transaction can start and commit now (for /healthz)."""
