@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.midjourney.client import MidjourneyClient
 from bot.midjourney.outcomes import Queued, Submitted
 from bot.midjourney.simulator import ManualClock, Simulator
 from bot.tracker import Tracker
-from storage.db import Database
 from storage.jobs import JobRecord, JobRepository
 
 KEY = "tracker-key"
@@ -19,13 +14,6 @@ KEY = "tracker-key"
 class Sleeps:
     async def __call__(self, seconds: float) -> None:
         return None
-
-
-@pytest.fixture
-async def jobs() -> AsyncIterator[JobRepository]:
-    db = await Database.open(":memory:", clock=lambda: 1000.0)
-    yield JobRepository(db)
-    await db.close()
 
 
 async def started(sim: Simulator) -> MidjourneyClient:

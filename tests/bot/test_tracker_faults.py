@@ -33,13 +33,6 @@ async def sim() -> AsyncIterator[Simulator]:
     await simulator.stop()
 
 
-@pytest.fixture
-async def jobs() -> AsyncIterator[JobRepository]:
-    db = await Database.open(":memory:", clock=lambda: 1000.0)
-    yield JobRepository(db)
-    await db.close()
-
-
 def tracker_for(api: Any, jobs: JobRepository, clock: Callable[[], float]) -> Tracker:
     return Tracker(api, jobs, interval=1.0, batch_size=50, timeout_seconds=900.0, clock=clock)
 

@@ -12,19 +12,11 @@ from bot.job_updates import FINISHING_PERCENT, Followed, next_poll
 from bot.midjourney.client import MidjourneyClient
 from bot.midjourney.simulator import ManualClock, Simulator
 from bot.tracker import Tracker
-from storage.db import Database
 from storage.jobs import JobRecord, JobRepository
 from tests.bot.test_tracker import KEY, started, submit_jobs
 
 LIST = "/task/list-by-condition"
 NOW = lambda: 1000.0  # noqa: E731 (the database's clock: no job is overdue)
-
-
-@pytest.fixture
-async def jobs() -> AsyncIterator[JobRepository]:
-    db = await Database.open(":memory:", clock=lambda: 1000.0)
-    yield JobRepository(db)
-    await db.close()
 
 
 @pytest.fixture

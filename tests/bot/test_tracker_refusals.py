@@ -9,7 +9,6 @@ import pytest
 from bot.midjourney.simulator import ManualClock, Simulator
 from bot.midjourney.simulator.quirks import parse_quirks
 from bot.tracker import BATCH_RETRY_SECONDS, Tracker
-from storage.db import Database
 from storage.jobs import JobRecord, JobRepository
 from tests.bot.test_tracker import KEY, started, submit_jobs
 from tests.bot.test_tracker_faults import Clock
@@ -20,13 +19,6 @@ async def sim() -> AsyncIterator[Simulator]:
     simulator = Simulator("plus", api_key=KEY, clock=ManualClock(), seconds_per_job=10)
     yield simulator
     await simulator.stop()
-
-
-@pytest.fixture
-async def jobs() -> AsyncIterator[JobRepository]:
-    db = await Database.open(":memory:", clock=lambda: 1000.0)
-    yield JobRepository(db)
-    await db.close()
 
 
 class Told:
