@@ -175,10 +175,10 @@ async def bot_process(
             sys.executable, "-m", "bot", "run", "--config", str(path), cwd=REPO
         )
         try:
-            commands = f"/applications/{fake.application_id}/guilds/{fake.guild.id}/commands"
+            # Connected, and its commands registered (synced beside the connection).
             await fake.wait_for(
                 lambda: (
-                    (fake.gateway.connected and any(r.path == commands for r in fake.requests))
+                    (fake.gateway.connected and bool(fake.commands.get(fake.guild.id)))
                     or process.returncode is not None
                 ),
                 timeout=60,

@@ -1,4 +1,9 @@
-"""The discord.py Bot: loads the cogs, registers persistent buttons, syncs the commands."""
+"""The discord.py Bot: loads the cogs, registers persistent buttons, syncs the commands.
+
+The commands are synced beside the gateway connection, not before it: Discord keeps the ones
+registered by the last start, so the bot answers them at once, and a server that refuses the
+sync (the bot was removed from one of `discord.guild_ids`) costs that server its new commands,
+not every server its bot."""
 
 from __future__ import annotations
 
@@ -61,7 +66,9 @@ class MjBot(commands.AutoShardedBot):
         # Automatic sharding: Discord's recommended shard count, asked while setup_hook works.
         self._recommended: asyncio.Task[tuple[int, str, Any]] | None = None
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
-        self.synced = False
+        # Set once every configured scope (each of discord.guild_ids, or global) is synced.
+        self.commands_synced = asyncio.Event()
+        self._sync: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
         from bot.i18n_discord import CatalogueTranslator
@@ -73,8 +80,12 @@ class MjBot(commands.AutoShardedBot):
         await self.tree.set_translator(CatalogueTranslator())
         for name in EXTENSIONS:
             await self.load_extension(name)
-        await self._sync_commands()
         await self.services.start(self)
+        self._sync = asyncio.create_task(self._sync_commands(), name="mjbot-command-sync")
+
+    @property
+    def synced(self) -> bool:
+        return self.commands_synced.is_set()
 
     async def launch_shards(self) -> None:
         """Connect every shard of this process to `discord.gateway_url`.
@@ -100,17 +111,35 @@ class MjBot(commands.AutoShardedBot):
                 await shard.disconnect()
 
     async def _sync_commands(self) -> None:
+        """Register the commands in each configured server (or globally); a scope that fails is
+        said once in the log and the others are still synced."""
         guild_ids = self.services.settings.discord.guild_ids
-        if guild_ids:
-            for guild_id in guild_ids:
-                guild = discord.Object(id=guild_id)
+        failed = False
+        scopes: list[int | None] = [*guild_ids] or [None]
+        for guild_id in scopes:
+            guild = None if guild_id is None else discord.Object(id=guild_id)
+            if guild is not None:
                 self.tree.copy_global_to(guild=guild)
+            try:
                 synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as exc:
+                failed = True
+                where = "globally" if guild_id is None else f"to guild {guild_id}"
+                log.error(
+                    "could not register the slash commands %s: %s %s; members there keep the "
+                    "commands of the last sync until it works (is the bot still in that server, "
+                    "invited with the applications.commands scope?)",
+                    where,
+                    exc.status,
+                    exc.text or exc,
+                )
+                continue
+            if guild_id is None:
+                log.info("synced %d global commands", len(synced))
+            else:
                 log.info("synced %d commands to guild %s", len(synced), guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands", len(synced))
-        self.synced = True
+        if not failed:
+            self.commands_synced.set()
 
     async def _on_tree_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -118,6 +147,9 @@ class MjBot(commands.AutoShardedBot):
         await report(interaction, error)
 
     async def close(self) -> None:
+        if self._sync is not None:  # cancelled, or its error read, if the bot stops first
+            self._sync.cancel()
+            await asyncio.gather(self._sync, return_exceptions=True)
         await self.services.stop()
         self.outbox.close()
         if self._recommended is not None:  # cancelled, or its error read, if nobody awaited it

@@ -436,7 +436,11 @@ async def test_run_connects_syncs_and_stops_on_sigterm(
 ) -> None:
     process: Cli = await cli("run", "--config", str(_run_config(tmp_path, fake_discord, simulator)))
     await fake_discord.wait_for(
-        lambda: _synced(fake_discord) and fake_discord.gateway.connected, timeout=STARTUP_TIMEOUT
+        lambda: (
+            bool(fake_discord.commands.get(fake_discord.guild.id))
+            and fake_discord.gateway.connected
+        ),
+        timeout=STARTUP_TIMEOUT,
     )
     assert {c["name"] for c in fake_discord.commands[fake_discord.guild.id]} >= {"imagine"}
     handle = await fake_discord.slash("imagine", {"prompt": "a lighthouse at dusk"})

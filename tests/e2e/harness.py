@@ -86,7 +86,11 @@ class RunningBot:
 
 
 async def start_bot(
-    fake: FakeDiscord, settings: Settings, *, clock: Callable[[], float] | None = None
+    fake: FakeDiscord,
+    settings: Settings,
+    *,
+    clock: Callable[[], float] | None = None,
+    wait_synced: bool = True,
 ) -> RunningBot:
     """Run mjbot; `clock` (e.g. the fake's, to share its `advance`) replaces wall time."""
     stop = asyncio.Event()
@@ -104,6 +108,10 @@ async def start_bot(
         raise RuntimeError(f"the bot exited at start-up with {task.result()}")
     bot = created[0]
     await asyncio.wait_for(bot.wait_until_ready(), timeout=10)
+    # Commands are synced beside the connection: the fake, unlike Discord after a first start,
+    # knows none of them until then.
+    if wait_synced:
+        await asyncio.wait_for(bot.commands_synced.wait(), timeout=10)
     return RunningBot(settings, task, stop, bot)
 
 

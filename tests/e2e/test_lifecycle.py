@@ -8,6 +8,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 
 import discord
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from bot.logs import RedactingFilter
 from bot.midjourney.simulator import Simulator
 from tests.e2e.conftest import StartBot
-from tests.e2e.harness import KEY
+from tests.e2e.harness import KEY, make_settings, start_bot
 from tests.e2e.steps import finish, wait_job_message
 from tests.fakes.discord import FakeDiscord, heartbeat_threads
 
@@ -42,6 +43,46 @@ async def test_connects_and_syncs_its_commands_to_the_configured_guilds(
     assert running.bot.synced
     assert {c["name"] for c in fake_discord.commands[fake_discord.guild.id]} == set(syncs[0][1])
     assert fake_discord.commands.get(None, []) == []
+
+
+async def test_a_server_that_refuses_the_sync_costs_only_its_own_commands(
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One of discord.guild_ids removed the bot (403, Missing Access): the bot still connects,
+    the other server gets its commands and answers them, and the log says which server and why.
+    (It used to stop the bot at start-up with "Discord could not be reached".)"""
+    gone = 555_000_000_000_000_001
+    settings = make_settings(fake_discord, sim, tmp_path / "mjbot.sqlite3")
+    settings = settings.model_copy(
+        update={
+            "discord": settings.discord.model_copy(
+                update={"guild_ids": [gone, fake_discord.guild.id]}
+            )
+        }
+    )
+    fake_discord.inject_error(
+        "PUT",
+        rf"^/applications/\d+/guilds/{gone}/commands$",
+        status=403,
+        body={"message": "Missing Access", "code": 50001},
+    )
+    caplog.set_level(logging.INFO, logger="bot.app")
+    running = await start_bot(fake_discord, settings, wait_synced=False)
+    try:
+        await fake_discord.wait_for(lambda: bool(fake_discord.commands.get(fake_discord.guild.id)))
+        handle = await fake_discord.slash("imagine", {"prompt": "still here"})
+        assert (await handle.wait_response())["type"] == 5
+        await wait_job_message(fake_discord, "still here")
+        await fake_discord.wait_for(
+            lambda: any("could not register" in r.getMessage() for r in caplog.records)
+        )
+        [said] = [r for r in caplog.records if "could not register" in r.getMessage()]
+        assert said.levelno == logging.ERROR
+        assert f"to guild {gone}: 403" in said.getMessage()
+        assert "applications.commands" in said.getMessage()
+        assert not running.bot.synced and not running.task.done()
+    finally:
+        assert await running.stop() == 0
 
 
 async def test_answers_a_slash_command_at_once(fake_discord: FakeDiscord, mjbot: StartBot) -> None:

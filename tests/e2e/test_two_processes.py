@@ -94,14 +94,19 @@ port = {port}
         )
         return path, port
 
+    def _synced(self) -> bool:
+        """Every guild has its commands (from this process or an earlier one, as on Discord)."""
+        return all(self.fake.commands.get(g.id) for g in self.guilds)
+
     async def start(self, ids: list[int], **options: Any) -> tuple[BotProcess, int]:
         path, port = self.config(ids, **options)
         process = await BotProcess.start(path)
         self.running.append(process)
         wanted = {(i, 2) for i in ids}
+        # Connected, and the commands registered (each process syncs them beside its connection).
         await self.fake.wait_for(
             lambda: (
-                wanted <= self.fake.gateway.connected_shards()
+                (wanted <= self.fake.gateway.connected_shards() and self._synced())
                 or process.process.returncode is not None
             ),
             timeout=CONNECT_SECONDS,
