@@ -60,12 +60,7 @@ async def test_a_server_that_refuses_the_sync_costs_only_its_own_commands(
             )
         }
     )
-    fake_discord.inject_error(
-        "PUT",
-        rf"^/applications/\d+/guilds/{gone}/commands$",
-        status=403,
-        body={"message": "Missing Access", "code": 50001},
-    )
+    # The fake answers as Discord does for a server the bot is not in: 403, 50001 Missing Access.
     caplog.set_level(logging.INFO, logger="bot.app")
     running = await start_bot(fake_discord, settings, wait_synced=False)
     try:
