@@ -11,12 +11,16 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot import gc_pause
 
 # mjbot uses no pydantic plugin. Looking for them reads the metadata of every installed package
 # when the first model is built (35-50 ms of every start); a value the operator set wins.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
 
-from bot.config import ConfigError, Settings, load_settings, unknown_environment
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mjbot", description="A Discord bot in front of a Midjourney-proxy API."
     )
-    parser.add_argument("--version", action="version", version=f"mjbot {package_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("--config", default=None, help=CONFIG_HELP)
@@ -96,6 +100,19 @@ def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--replace", action="store_true", help=migrate.REPLACE_HELP)
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the installed version, looked up only when asked (reading the installed
+    packages' metadata costs every start-up several milliseconds otherwise)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"mjbot {package_version()}")
+        parser.exit()
+
+
 def package_version() -> str:
     """The installed distribution's version (pyproject.toml's, once installed)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -107,6 +124,8 @@ def package_version() -> str:
 
 
 def _load(path: str | None, *, require_token: bool, require_proxy: bool = True) -> Settings | None:
+    from bot.config import ConfigError, load_settings, unknown_environment
+
     if path is None:
         # Without --config: ./config.toml when there is one, else the environment alone.
         path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).is_file() else None
@@ -298,10 +317,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "mock-api": _cmd_mock_api,
         "rotate-key": _cmd_rotate_key,
     }
+    if args.command == "run":
+        gc_pause.pause()  # until the bot is set up (bot/process.py); pydantic loads in _load
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
         return EXIT_OK
+    finally:
+        gc_pause.resume()
 
 
 def entry() -> None:

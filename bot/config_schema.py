@@ -38,13 +38,13 @@ class DiscordSettings(_Section):
     token: SecretStr = SecretStr("")
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
-    guild_ids: list[int] = Field(default_factory=list)
+    guild_ids: list[int] = []
     # REST requests per second for job messages on the channel routes (Discord allows 50 across
     # the bot's non-interaction routes); interaction responses and tokens are not counted.
     global_requests_per_second: float = Field(default=40.0, ge=1, le=50)
     # Sharding (several processes share one PostgreSQL database): 0 = automatic, one process.
     shard_count: int = Field(default=0, ge=0, le=32767)  # storage.shards.MAX_SHARD_COUNT
-    shard_ids: list[int] = Field(default_factory=list)  # the shards this process runs; [] = all
+    shard_ids: list[int] = []  # the shards this process runs; [] = all
 
     @field_validator("shard_ids")
     @classmethod
@@ -190,8 +190,8 @@ class QuotaSettings(_Section):
     guild_daily_cap: int = Field(default=0, ge=0)
     max_jobs_per_user: int = Field(default=3, ge=0)
     max_jobs_per_guild: int = Field(default=20, ge=0)
-    weights: dict[str, float] = Field(default_factory=dict)
-    prices: dict[str, float] = Field(default_factory=dict)
+    weights: dict[str, float] = {}
+    prices: dict[str, float] = {}
 
     @field_validator("weights", "prices")
     @classmethod

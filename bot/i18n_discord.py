@@ -17,6 +17,16 @@ _UNTRANSLATED = frozenset(
 )
 
 
+# The Discord locales a catalogue other than English serves (zh-CN, zh-TW -> zh-CN). discord.py
+# asks the translator for every string in each of Discord's ~30 locales at every command sync;
+# the others get None at once.
+_CATALOGUE_OF = {
+    locale: lang
+    for locale in discord.Locale
+    if (lang := resolve_locale(locale.value)) != DEFAULT_LOCALE
+}
+
+
 class CatalogueTranslator(app_commands.Translator):
     """Names stay English; descriptions and choices come from the catalogue key of the string."""
 
@@ -26,11 +36,9 @@ class CatalogueTranslator(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
+        # English is the default text of the command itself: no localisation entry needed.
+        lang = _CATALOGUE_OF.get(locale)
+        if lang is None or context.location in _UNTRANSLATED:
+            return None
         key = string.extras.get("key")
-        if not key or context.location in _UNTRANSLATED:
-            return None
-        lang = resolve_locale(locale.value)
-        if lang == DEFAULT_LOCALE:
-            # English is the default text of the command itself: no localisation entry needed.
-            return None
-        return catalogue(lang).get(key)
+        return catalogue(lang).get(key) if key else None

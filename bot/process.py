@@ -13,6 +13,7 @@ import discord.gateway
 import discord.http
 import yarl
 
+from bot import gc_pause
 from bot.app import MjBot
 from bot.config import Settings
 from bot.metrics import discord_trace
@@ -142,6 +143,8 @@ async def _run_locked(
         except (discord.HTTPException, OSError) as exc:
             log.error("Discord could not be reached at %s: %s", settings.discord.api_base_url, exc)
             return 1
+        # Logged in and set up (cogs loaded, services started): what is alive now lives on.
+        gc_pause.resume()
         if ready is not None:
             ready(bot)
         connection = asyncio.create_task(bot.connect(reconnect=True), name="mjbot-gateway")

@@ -80,14 +80,14 @@ class Task(_Lenient):
     state: str | None = None
     fail_reason: str | None = Field(default=None, alias="failReason")
     image_url: str | None = Field(default=None, alias="imageUrl")
-    image_urls: list[str] = Field(default_factory=list, alias="imageUrls")
+    image_urls: list[str] = Field(default=[], alias="imageUrls")
     video_url: str | None = Field(default=None, alias="videoUrl")
-    video_urls: list[str] = Field(default_factory=list, alias="videoUrls")
+    video_urls: list[str] = Field(default=[], alias="videoUrls")
     submit_time: int | None = Field(default=None, alias="submitTime")
     start_time: int | None = Field(default=None, alias="startTime")
     finish_time: int | None = Field(default=None, alias="finishTime")
-    buttons: list[TaskButton] = Field(default_factory=list)
-    properties: dict[str, Any] = Field(default_factory=dict)
+    buttons: list[TaskButton] = []
+    properties: dict[str, Any] = {}
 
     @field_validator("id", "status", "progress_text", mode="before")
     @classmethod
@@ -179,8 +179,8 @@ class SubmitResponse(_Lenient):
 
     code: int | None = None
     description: str = ""
-    result: list[str] = Field(default_factory=list)
-    properties: dict[str, Any] = Field(default_factory=dict)
+    result: list[str] = []
+    properties: dict[str, Any] = {}
 
     @field_validator("code", mode="before")
     @classmethod

@@ -3,6 +3,7 @@ never log a secret."""
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 import discord
 import pytest
 
+from bot import gc_pause
 from bot.logs import RedactingFilter
 from bot.midjourney.simulator import Simulator
 from tests.e2e.conftest import StartBot
@@ -207,3 +209,21 @@ async def test_neither_the_token_nor_the_api_key_reaches_the_logs(
     assert fake_discord.token not in text
     assert KEY not in text
     assert KEY.removeprefix("sk-") not in text
+
+
+async def test_collects_garbage_again_once_set_up(
+    fake_discord: FakeDiscord, sim: Simulator, tmp_path: Path
+) -> None:
+    """`mjbot run` starts with the collector paused (bot/gc_pause.py); run_bot turns it back
+    on once logged in, with the start-up's objects frozen, before connecting."""
+    gc_pause.pause()
+    try:
+        running = await start_bot(
+            fake_discord, make_settings(fake_discord, sim, tmp_path / "db.sqlite3")
+        )
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert await running.stop() == 0
+    finally:
+        gc_pause.resume()
+        gc.unfreeze()
+        gc.enable()
