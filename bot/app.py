@@ -81,7 +81,16 @@ class MjBot(commands.AutoShardedBot):
         for name in EXTENSIONS:
             await self.load_extension(name)
         await self.services.start(self)
-        self._sync = asyncio.create_task(self._sync_commands(), name="mjbot-command-sync")
+
+    async def on_connect(self) -> None:
+        """The first READY (discord.py's 'connect', once per shard): now register the commands.
+
+        Syncing after the connection rather than before keeps its work (the payload translated
+        for every Discord locale, one request per server in discord.guild_ids) off the way to
+        the gateway; on every start but the first, Discord still has the last sync's commands,
+        so members can use them as soon as the bot is connected."""
+        if self._sync is None:
+            self._sync = asyncio.create_task(self._sync_commands(), name="mjbot-command-sync")
 
     @property
     def synced(self) -> bool:

@@ -3,6 +3,7 @@ never log a secret."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import io
 import logging
@@ -45,6 +46,23 @@ async def test_connects_and_syncs_its_commands_to_the_configured_guilds(
     assert running.bot.synced
     assert {c["name"] for c in fake_discord.commands[fake_discord.guild.id]} == set(syncs[0][1])
     assert fake_discord.commands.get(None, []) == []
+
+
+async def test_registers_its_commands_once_connected(
+    fake_discord: FakeDiscord, mjbot: StartBot
+) -> None:
+    """The sync waits for the first READY: nothing of it stands between start and gateway."""
+    identified_by_sync: list[int] = []
+
+    def sync_seen() -> bool:
+        if command_syncs(fake_discord) and not identified_by_sync:
+            identified_by_sync.append(fake_discord.gateway.identify_count)
+        return bool(identified_by_sync)
+
+    waiting = asyncio.create_task(fake_discord.wait_for(sync_seen, timeout=10))
+    await mjbot()
+    await waiting
+    assert identified_by_sync == [1]
 
 
 async def test_a_server_that_refuses_the_sync_costs_only_its_own_commands(

@@ -93,7 +93,13 @@ async def test_kill_mid_job_then_restart(
     write_config(config, fake_discord, sim, e2e_database)
     first = await BotProcess.start(config)
     try:
-        await fake_discord.wait_for(lambda: fake_discord.gateway.connected, timeout=30)
+        # Connected, then its commands registered (synced after the first READY).
+        await fake_discord.wait_for(
+            lambda: (
+                fake_discord.gateway.connected and fake_discord.commands.get(fake_discord.guild.id)
+            ),
+            timeout=30,
+        )
         handle = await fake_discord.slash("imagine", {"prompt": "a comet over hills"})
         await handle.wait_response()
         message = await wait_job_message(fake_discord, "a comet over hills")
