@@ -28,7 +28,9 @@ from bot.proxy_endpoint import (
     own_log_templates,
     remember_secret,
 )
+from bot.public_transport import guard_transport
 from bot.tracker import JobListener, TaskSource, Tracker
+from bot.transport import LazyTransport
 from storage.jobs import JobRecord, JobRepository
 from storage.proxies import ProxyRecord, ProxyRepository
 from storage.shards import ALL_SHARDS, ShardScope
@@ -204,7 +206,7 @@ class ProxyRegistry:
         shared = self._by_identity.get(endpoint.identity)
         if shared is None:
             transport = self._make_transport() if self._make_transport else None
-            api = self.client(endpoint, transport=transport)
+            api = self.client(endpoint, transport=self.guarded(transport))
             tracker = self._make_tracker(api)
             tracker.listener = self.listener
             tracker.health.alert = self._alert
@@ -226,6 +228,11 @@ class ProxyRegistry:
                 record.id,
                 why,
             )
+
+    def guarded(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncBaseTransport:
+        """The transport for a server's own proxy: public addresses only, checked per request
+        (bot/public_transport.py), unless the operator allows private ones."""
+        return guard_transport(transport or LazyTransport(), self._settings.security)
 
     def client(
         self,
@@ -252,9 +259,15 @@ class ProxyRegistry:
         return handle.backend if handle is not None else self._default.backend
 
     def origin_of(self, job: JobRecord) -> str:
-        """The address whose loopback media the job's download may fetch."""
+        """The address whose loopback and private media the job's download may fetch: the
+        operator's proxy, or a server's own when the operator allows private ones ("" = none,
+        every media address must be public)."""
         handle = self.known(job)
-        return handle.base_url if handle is not None else self._default.base_url
+        if handle is None:
+            return self._default.base_url
+        if handle.ref is not None and not self._settings.security.allow_private_proxies:
+            return ""
+        return handle.base_url
 
     def notice(self, job: JobRecord) -> str | None:
         handle = self.known(job)

@@ -208,7 +208,12 @@ class ProxyAdmin:
             raise UserFacingError("proxies.address.private")
 
     async def _probe(self, endpoint: Endpoint) -> ProbeAnswer:
-        client = self._registry.client(endpoint, max_read_retries=0, timeout=PROBE_TIMEOUT)
+        client = self._registry.client(
+            endpoint,
+            max_read_retries=0,
+            timeout=PROBE_TIMEOUT,
+            transport=self._registry.guarded(None),  # the address is checked again as sent
+        )
         async with client:
             result = await probe(client)
         return ProbeAnswer(result.ok, list(result.sentences))

@@ -65,11 +65,12 @@ class FinalMedia:
 
     def _guard_for(self, job: JobRecord) -> AddressGuard:
         origin = self._origin_of(job) if self._origin_of is not None else None
-        if not origin:
+        if origin is None:
             return self._guard
         guard = self._guards.get(origin)
         if guard is None:
-            # Another proxy than the operator's: a server's own, set with /mjadmin api set.
+            # Another proxy than the operator's: a server's own, set with /mjadmin api set ("":
+            # one whose private addresses are not allowed; that guard exempts no origin).
             setting = f"the own proxy of guild {job.guild_id}, /mjadmin api set"
             guard = self._guards[origin] = AddressGuard(origin, setting=setting)
         return guard
