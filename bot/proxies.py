@@ -171,9 +171,14 @@ class ProxyRegistry:
 
     async def for_click(self, parent: JobRecord) -> ProxyHandle:
         """Where a click on `parent`'s buttons is submitted: where its task lives. A job of the
-        operator's proxy takes no new clicks once servers may not use it."""
+        operator's proxy takes no new clicks once servers may not use it; a job of a server's
+        own proxy none once the server disconnected it (`/mjadmin api clear`: moderators do
+        that to stop what it costs). A proxy replaced by another keeps its old results' clicks:
+        their tasks live there, and the server still holds that key."""
         if parent.proxy_id is None and self.default is None:
             raise UserFacingError("proxies.not_configured")
+        if parent.proxy_id is not None and await self.current(parent.guild_id) is None:
+            raise UserFacingError("proxies.disconnected")
         return await self.for_job(parent)
 
     def known(self, job: JobRecord) -> ProxyHandle | None:

@@ -290,8 +290,18 @@ async def test_each_server_uses_only_its_own_proxy_and_its_key_stays_secret(
             fake_discord, sim, tmp_path, guild_b, secret_key=SECRET, allow_private_proxies=True
         )
         sim_b.advance(JOB_SECONDS)
-        assert (await wait_final(fake_discord, int(job_b2["id"])))["attachments"]
+        final_b2 = await wait_final(fake_discord, int(job_b2["id"]))
+        assert final_b2["attachments"]
         assert "a whale across a change" not in submitted_prompts(sim)
+        # Its buttons send nothing now that the server disconnected that proxy (the
+        # operator's proxy got one click above, server A's U1, and gets none of these).
+        actions_b = sim_b.count("/submit/action")
+        handle = await click(fake_discord, final_b2, "U1", user=_member(guild_b, "carol"))
+        told = await fake_discord.wait_for(
+            lambda: next((m for m in handle.followups if m.get("content")), None)
+        )
+        assert "has since disconnected" in told["content"] and told["flags"] & EPHEMERAL
+        assert sim_b.count("/submit/action") == actions_b and sim.count("/submit/action") == 1
     finally:
         if not running.task.done():
             assert await running.stop() == 0
