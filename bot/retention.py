@@ -19,18 +19,25 @@ class Purgeable(Protocol):
     async def purge_finished_before(self, cutoff: float, *, batch_size: int = 500) -> int: ...
 
 
+class UnusedPurgeable(Protocol):
+    async def purge_unused(self) -> int: ...
+
+
 class RetentionSweeper:
-    """Runs `purge_finished_before(now - retention)` at start-up and then every few hours."""
+    """Runs `purge_finished_before(now - retention)` at start-up and then every few hours, then
+    deletes the servers' proxies (and their keys) that neither a server nor a kept job uses."""
 
     def __init__(
         self,
         jobs: Purgeable,
         retention_days: int,
         *,
+        proxies: UnusedPurgeable | None = None,
         clock: Callable[[], float] = time.time,
         interval: float = SWEEP_INTERVAL,
     ) -> None:
         self._jobs = jobs
+        self._proxies = proxies
         self._retention = retention_days * DAY
         self._clock = clock
         self._interval = interval
@@ -44,7 +51,10 @@ class RetentionSweeper:
         """One purge; returns how many jobs went (0 when retention is off)."""
         if not self.enabled:
             return 0
-        return await self._jobs.purge_finished_before(self._clock() - self._retention)
+        purged = await self._jobs.purge_finished_before(self._clock() - self._retention)
+        if self._proxies is not None:
+            await self._proxies.purge_unused()
+        return purged
 
     def start(self) -> None:
         if self.enabled and self._task is None:

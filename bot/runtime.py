@@ -250,7 +250,9 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
         tracker=tracker,
         jobs=jobs,
         moderation=moderation,
-        retention=RetentionSweeper(job_repo, settings.storage.retention_days, clock=clock),
+        retention=RetentionSweeper(
+            job_repo, settings.storage.retention_days, proxies=proxies.repo, clock=clock
+        ),
         members=MemberService(
             gate,
             job_repo,

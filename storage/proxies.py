@@ -1,15 +1,19 @@
 """Servers' own proxies: rows never changed once written, the one each server uses now.
 
 The API key arrives and leaves encrypted (`bot/keys.py` encrypts); this module never sees it in
-clear and never logs a row.
+clear and never logs a row. A row no server uses and no kept job points at is deleted by the
+retention sweep (`purge_unused`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from storage.db import Database, Row
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ProxyRecord", "ProxyRepository", "own_proxy_jobs"]
 
@@ -97,6 +101,19 @@ class ProxyRepository:
         """The server goes back to the operator's default; its old rows stay for its jobs."""
         result = await self.db.execute("DELETE FROM guild_proxies WHERE guild_id = ?", (guild_id,))
         return result.rowcount > 0
+
+    async def purge_unused(self) -> int:
+        """Delete the proxies no server uses now and no kept job points at, their encrypted
+        keys with them (after a server cleared or replaced its proxy and the retention purge
+        took the jobs made through it). Returns how many went."""
+        result = await self.db.execute(
+            """DELETE FROM proxies
+               WHERE id NOT IN (SELECT proxy_id FROM guild_proxies)
+                 AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.proxy_id = proxies.id)"""
+        )
+        if result.rowcount:
+            log.info("deleted %d proxies (and keys) no server or kept job uses", result.rowcount)
+        return result.rowcount
 
     async def get(self, proxy_id: int) -> ProxyRecord | None:
         row = await self.db.fetch_one("SELECT * FROM proxies WHERE id = ?", (proxy_id,))

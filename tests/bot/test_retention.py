@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.retention import DAY, RetentionSweeper
 from storage.db import Database
 from storage.jobs import JobRepository
+from storage.proxies import ProxyRepository
 
 
 async def test_sweep_purges_only_old_finished_jobs() -> None:
@@ -37,5 +38,35 @@ async def test_sweep_purges_only_old_finished_jobs() -> None:
         assert await jobs.get(old) is None
         assert await jobs.get(running) is not None and await jobs.get(recent) is not None
         assert await RetentionSweeper(jobs, retention_days=0).sweep() == 0
+    finally:
+        await db.close()
+
+
+async def test_sweep_then_deletes_the_proxies_nobody_uses_any_more() -> None:
+    now = [100 * DAY]
+    db = await Database.open(":memory:", clock=lambda: now[0])
+    try:
+        jobs, proxies = JobRepository(db), ProxyRepository(db)
+        old = await proxies.add(
+            1,
+            base_url="https://old.example",
+            path_prefix="/mj",
+            auth_style="bearer",
+            backend="plus",
+            key_encrypted="enc",
+            key_hint="abcd",
+            created_by=7,
+        )
+        job = await jobs.create_submitting(
+            guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="p"
+        )
+        await db.execute("UPDATE jobs SET proxy_id = ? WHERE id = ?", (old.id, job.id))
+        await jobs.complete(job.id, state="success")
+        assert await proxies.clear(1)
+        sweeper = RetentionSweeper(jobs, retention_days=30, proxies=proxies, clock=lambda: now[0])
+        assert await sweeper.sweep() == 0 and await proxies.get(old.id) == old  # its job stays
+        now[0] += 31 * DAY
+        assert await sweeper.sweep() == 1
+        assert await proxies.get(old.id) is None  # and its encrypted key with it
     finally:
         await db.close()

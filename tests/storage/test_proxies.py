@@ -47,3 +47,29 @@ async def test_reencrypt_all_and_own_proxy_jobs(repos: Repositories) -> None:
     mine = await new_job(repos, action="upscale")
     await repos.db.execute("UPDATE jobs SET proxy_id = ? WHERE id = ?", (proxy.id, mine.id))
     assert await own_proxy_jobs(repos.db, 1, T0) == {"upscale": 1}
+
+
+async def test_purge_unused_deletes_only_proxies_nobody_uses(
+    repos: Repositories, clock: FakeClock
+) -> None:
+    """A proxy goes, with its key, once no server uses it and no kept job points at it."""
+    proxies = ProxyRepository(repos.db)
+    replaced = await _add(proxies, 1, "https://old.example")  # its job is still kept
+    job = await new_job(repos)
+    await repos.db.execute("UPDATE jobs SET proxy_id = ? WHERE id = ?", (replaced.id, job.id))
+    never_used = await _add(proxies, 1, "https://typo.example")  # replaced, no job
+    current = await _add(proxies, 1, "https://new.example")
+    cleared = await _add(proxies, 2, "https://gone.example")
+    assert await proxies.clear(2)
+
+    assert await proxies.purge_unused() == 2
+    assert await proxies.get(never_used.id) is None and await proxies.get(cleared.id) is None
+    assert await proxies.get(replaced.id) == replaced
+    assert await proxies.current(1) == current
+
+    await repos.jobs.complete(job.id, state="success")
+    clock.advance(100 * 86_400)
+    assert await repos.jobs.purge_finished_before(clock() - 86_400) == 1
+    assert await proxies.purge_unused() == 1
+    assert await proxies.get(replaced.id) is None
+    assert await proxies.current(1) == current and await proxies.purge_unused() == 0
