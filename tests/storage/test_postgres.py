@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
+import subprocess
 
 import asyncpg
 import pytest
@@ -14,7 +15,7 @@ import storage.postgres
 from storage import Database, Repositories, StorageError, StorageUnavailable
 from storage.postgres import WRITE_LOCK_KEY
 from tests.storage.support import T0, FakeClock
-from tests.support.postgres import PASSWORD, PostgresServer
+from tests.support.postgres import OWNER, PASSWORD, PostgresServer, stop_abandoned
 
 SNOWFLAKE = 1_284_123_456_789_012_345  # a 2020s Discord id: far past 2^32 (and 2^53)
 
@@ -208,3 +209,24 @@ async def test_a_cancelled_read_whose_connection_then_breaks_leaves_no_unretriev
     await db.close()
     gc.collect()
     assert [r for r in caplog.records if "never retrieved" in r.getMessage()] == []
+
+
+def test_a_server_left_by_a_killed_test_run_is_stopped_by_the_next_start(
+    postgres_server: PostgresServer,
+) -> None:
+    """A run killed before its finalizers leaves its server running; the next start stops
+    servers whose test process is gone, and only those."""
+    abandoned = PostgresServer.start()
+    try:
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a process that has ended: the killed test run
+        (abandoned.root / OWNER).write_text(str(gone.pid))
+        port = abandoned.port
+        assert stop_abandoned(abandoned.bindir) == [abandoned.root]
+        assert not abandoned.root.exists()
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        assert postgres_server.root.exists()  # this run's own server is left alone
+        postgres_server.psql("SELECT 1")
+    finally:
+        abandoned.stop()

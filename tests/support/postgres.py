@@ -67,6 +67,37 @@ def find_bindir() -> Path | None:
     return None
 
 
+PREFIX = "mjbot-pg-"
+OWNER = "owner.pid"  # the test process that started the server in this folder
+
+
+def stop_abandoned(bindir: Path) -> list[Path]:
+    """Stop and remove the servers whose test process is gone: a run killed before its
+    fixtures' finalizers (a timeout, SIGKILL) leaves its server running. Returns their folders."""
+    stopped = []
+    for root in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            owner = int((root / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being set up
+        if _alive(owner):
+            continue
+        server = PostgresServer(bindir, root, _as_postgres=os.geteuid() == 0)
+        server.stop()
+        stopped.append(root)
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -90,7 +121,9 @@ class PostgresServer:
                 "no PostgreSQL binaries (initdb, pg_ctl, postgres, psql) in $PG_BINDIR, on "
                 "PATH, from pg_config --bindir or in /usr/lib/postgresql/*/bin"
             )
-        root = Path(tempfile.mkdtemp(prefix="mjbot-pg-"))
+        stop_abandoned(bindir)
+        root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (root / OWNER).write_text(str(os.getpid()))
         server = cls(bindir, root, _as_postgres=os.geteuid() == 0)
         try:
             server._init()
