@@ -136,3 +136,31 @@ def test_no_test_leaves_a_sqlite3_connection_open() -> None:
         if re.search(r"with sqlite3\.connect\(", line)
     ]
     assert offenders == []
+
+
+def test_httpcore_asks_an_installed_sniffio_for_the_event_loop() -> None:
+    """httpcore imports sniffio at every lock it sets up; anyio 4 no longer brings it, and a
+    failed import searches every sys.path entry again each time (pyproject.toml: sniffio)."""
+    import asyncio
+    import importlib.abc
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    searched: list[str] = []
+
+    class Recorder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            searched.append(name)
+
+    async def ask() -> list[str]:
+        current_async_library()  # the first import may search, once
+        recorder = Recorder()
+        sys.meta_path.insert(0, recorder)
+        try:
+            assert [current_async_library() for _ in range(3)] == ["asyncio"] * 3
+        finally:
+            sys.meta_path.remove(recorder)
+        return searched
+
+    assert asyncio.run(ask()) == []
