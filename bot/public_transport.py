@@ -55,7 +55,10 @@ class PublicOnlyTransport(httpx.AsyncBaseTransport):
         request.url = url.copy_with(host=address)
         if url.scheme == "https":
             request.extensions = {**request.extensions, "sni_hostname": url.host}
-        return await self._inner.handle_async_request(request)
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            request.url = url  # the answer and its errors name the proxy as it was configured
 
     async def _public_address(self, request: httpx.Request, host: str, port: int) -> str:
         literal = ip_of(host)

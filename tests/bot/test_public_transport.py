@@ -48,7 +48,15 @@ class Clock:
 
 def client(dns: Dns, sent: list[httpx.Request], clock: Clock | None = None) -> httpx.AsyncClient:
     def record(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
+        # As it leaves: the transport gives the request its configured URL back afterwards.
+        sent.append(
+            httpx.Request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                extensions=dict(request.extensions),
+            )
+        )
         return httpx.Response(200, json=[])
 
     transport = PublicOnlyTransport(
@@ -62,6 +70,7 @@ async def test_a_public_name_is_connected_to_at_the_address_that_was_checked() -
     async with client(dns, sent) as http:
         answer = await http.post("https://proxy.example:8443/mj/task/list-by-condition", json={})
     assert answer.status_code == 200
+    assert answer.request.url.host == "proxy.example"  # what logs and errors name
     (request,) = sent
     assert request.url.host == PUBLIC and request.url.port == 8443
     assert request.url.path == "/mj/task/list-by-condition"
