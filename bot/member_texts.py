@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from bot.i18n import has_key, t
 from bot.info import message_link
-from bot.members import HistoryPage, JobInfo, Located, UsageReport
+from bot.members import HistoryPage, JobInfo, LiveAnswer, Located, UsageReport
 from bot.render import action_name, failure_text, pick_kind, shown_prompt
+from bot.safety import redact
 from storage.jobs import JobRecord
+from storage.records import TERMINAL_STATES
 
 CONTENT_LIMIT = 2000
 CHOICE_LIMIT = 100
@@ -89,7 +92,7 @@ def _proxy_answer(job: JobRecord, locale: str) -> str:
     parts: list[str] = [job.state]
     if job.progress is not None:
         parts.append(f"{job.progress}%")
-    if job.status_text:
+    if job.status_text and job.state not in TERMINAL_STATES:  # words of its running time
         parts.append(_clip(job.status_text, 200))
     if job.failure:
         parts.append(_clip(failure_text(job, locale), 300))
@@ -137,7 +140,47 @@ def render_job_info(info: JobInfo, locale: str) -> str:
     if info.refunded and job.units:
         units += " " + t(locale, "members.info.refunded")
     lines += [units, _proxy_answer(job, locale)]
-    return _clip_lines(lines)
+    if info.live is None:
+        return _clip_lines(lines)
+    return _with_live_answer("\n".join(lines), info.live, locale)
+
+
+# What a moderator looks for first in a task; the rest follows in the proxy's order, its long
+# `buttons` list last.
+_FIRST_KEYS = ("id", "action", "status", "progress", "failReason", "description", "state")
+
+
+def _as_given(body: object) -> str:
+    """The proxy's JSON, one top-level key a line, the telling keys first."""
+    if not isinstance(body, dict):
+        return json.dumps(body, ensure_ascii=False, default=str)
+    keys = [k for k in _FIRST_KEYS if k in body]
+    keys += [k for k in body if k not in keys and k != "buttons"]
+    keys += ["buttons"] if "buttons" in body else []
+    rows = [
+        f" {json.dumps(str(k), ensure_ascii=False)}: "
+        + json.dumps(body[k], ensure_ascii=False, default=str)
+        for k in keys
+    ]
+    return "{\n" + ",\n".join(rows) + "\n}"
+
+
+def _with_live_answer(head: str, live: LiveAnswer, locale: str) -> str:
+    """The proxy's own answer, asked now, after the rest: as it gave it, in a code block cut to
+    what is left of the message (never a secret, never a broken block)."""
+    if live.failed:
+        tail = t(locale, "members.info.live_failed", reason=_safe(_clip(redact(live.failed), 300)))
+        return _clip_lines([head, tail])
+    if live.body is None:
+        return _clip_lines([head, t(locale, "members.info.live_unknown")])
+    label = t(locale, "members.info.live")
+    text = redact(_as_given(live.body)).replace("`", "ˋ")  # a backtick would close the block
+    room = CONTENT_LIMIT - len(head) - len(label) - len("\n\n```json\n\n```")
+    if room < 40:
+        return _clip_lines([head])
+    if len(text) > room:
+        text = text[: room - 1] + "…"
+    return f"{head}\n{label}\n```json\n{text}\n```"
 
 
 def render_usage(report: UsageReport, locale: str) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.access import Gate, start_of_day
 from bot.errors import UserFacingError
+from bot.midjourney.errors import MidjourneyError
 from bot.personal_prompts import OptionSets, parse_option_sets, parse_suffix
 from bot.prompts import PromptError
 from bot.requester import Requester
@@ -47,6 +49,16 @@ class JobInfo:
     message: MessageRecord | None
     parent: Located | None
     refunded: bool
+    live: LiveAnswer | None = None  # the proxy asked now; None: not asked (no task id)
+
+
+@dataclass(frozen=True)
+class LiveAnswer:
+    """What the job's proxy says of its task when a moderator asks: its answer as it gave it
+    (None: it does not know the task), or why it could not be asked."""
+
+    body: Any
+    failed: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,8 +97,10 @@ class MemberService:
         users: UserSettingsRepository,
         *,
         max_prompt_length: int,
+        read_task: Callable[[JobRecord], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._read_task = read_task  # ProxyRegistry.raw_task: the job's proxy, asked now
         self._gate = gate
         self._jobs = jobs
         self._usage = usage
@@ -203,7 +217,18 @@ class MemberService:
             message=await self._jobs.get_message(message_id),
             parent=parent,
             refunded=job.state in ("failure", "cancelled", "unknown"),
+            live=await self._ask_proxy(job),
         )
+
+    async def _ask_proxy(self, job: JobRecord) -> LiveAnswer | None:
+        if job.task_id is None or self._read_task is None:
+            return None
+        try:
+            return LiveAnswer(await self._read_task(job))
+        except MidjourneyError as exc:
+            return LiveAnswer(None, failed=str(exc))
+        except UserFacingError:  # its stored key cannot be read (proxies.unusable)
+            return LiveAnswer(None, failed="the key stored for it cannot be read")
 
     async def usage_of(self, who: Requester, user_id: int) -> UsageReport:
         guild_id = self._moderator(who)

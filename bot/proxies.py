@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import httpx
 
@@ -46,6 +46,10 @@ OWN_PROXY_ALERTS = {
     "proxy.audit.key_refused": "proxies.audit.key_refused",
     "proxy.audit.quota": "proxies.audit.quota",
 }
+
+
+# The longest a moderator's "Job info" waits for the proxy's own answer.
+RAW_READ_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,14 @@ class ProxyRegistry:
         if parent.proxy_id is not None and await self.current(parent.guild_id) is None:
             raise UserFacingError("proxies.disconnected")
         return await self.for_job(parent)
+
+    async def raw_task(self, job: JobRecord) -> Any:
+        """What the job's proxy says of its task now, as it says it (None: it does not know
+        it); one try, for a moderator reading "Job info"."""
+        if job.task_id is None:
+            return None
+        handle = await self.for_job(job)
+        return await handle.api.fetch_raw(job.task_id, retries=0, read_timeout=RAW_READ_SECONDS)
 
     def known(self, job: JobRecord) -> ProxyHandle | None:
         """`for_job` without a database read (None until the job's proxy was loaded)."""

@@ -259,6 +259,7 @@ async def build_services(settings: Settings, *, clock: Callable[[], float] = tim
             usage,
             users,
             max_prompt_length=settings.jobs.max_prompt_length,
+            read_task=proxies.raw_task,
             clock=clock,
         ),
         proxies=proxies,

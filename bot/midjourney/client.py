@@ -217,16 +217,7 @@ class MidjourneyClient:
     ) -> Task | None:
         """The task, or None when the proxy does not know it (204, empty, new-api 400)."""
         path = f"task/{quote(task_id, safe='')}/fetch"
-        response = await self._read(
-            "GET",
-            path,
-            not_found_is_none=True,
-            retries=retries,
-            read_timeout=min(read_timeout, self.timeout) if read_timeout else None,
-        )
-        if response is None:
-            return None
-        payload = self._json(response, path)
+        payload = await self.fetch_raw(task_id, retries=retries, read_timeout=read_timeout)
         if payload is None:
             return None
         if not isinstance(payload, dict):
@@ -239,6 +230,20 @@ class MidjourneyClient:
             return Task.model_validate(payload)
         except ValidationError as exc:
             raise BadResponseError(f"unreadable task: {exc.error_count()} errors") from exc
+
+    async def fetch_raw(
+        self, task_id: str, *, retries: int | None = None, read_timeout: float | None = None
+    ) -> Any:
+        """The task's answer as the proxy gave it (decoded JSON), None when it is unknown."""
+        path = f"task/{quote(task_id, safe='')}/fetch"
+        response = await self._read(
+            "GET",
+            path,
+            not_found_is_none=True,
+            retries=retries,
+            read_timeout=min(read_timeout, self.timeout) if read_timeout else None,
+        )
+        return None if response is None else self._json(response, path)
 
     async def list_by_condition(
         self, ids: Sequence[str], *, retries: int | None = None

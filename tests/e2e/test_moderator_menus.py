@@ -30,7 +30,21 @@ async def test_job_info_for_a_moderator_and_not_for_a_member(
     assert f"Started from job #{child.parent_job_id}: https://discord.com/channels/" in info
     assert f"/{grid['id']}" in info and f"Task id: `{child.task_id}`" in info
     assert "State: ✅ success" in info and "Submitted <t:" in info and "finished <t:" in info
-    assert "Units charged: 2 units" in info and "last answer: success · 100%" in info
+    assert "Units charged: 2 units" in info and "last answer: success · 100%\n" in info
+    # The proxy's own answer, asked now, as it gave it.
+    live = info.split("The image service says now:\n```json\n", 1)[1]
+    assert live.endswith("\n```") and f'"id": "{child.task_id}"' in live
+    assert '"status": "SUCCESS"' in live and sim.count(f"/task/{child.task_id}/fetch") >= 1
+
+    # It no longer knows the task (204, as midjourney-proxy says it), or cannot be asked.
+    sim.inject_reply(f"task/{child.task_id}/fetch", None, status=204)
+    again = await fake_discord.context_menu("Job info", upscale, user=mod)
+    text = (await again.wait_original(lambda m: "Job #" in m.get("content", "")))["content"]
+    assert text.endswith("The image service says now: it does not know this task.")
+    sim.inject_fault(f"task/{child.task_id}/fetch", "http500")
+    failed = await fake_discord.context_menu("Job info", upscale, user=mod)
+    text = (await failed.wait_original(lambda m: "Job #" in m.get("content", "")))["content"]
+    assert "The image service could not be asked now: HTTP 500" in text and "```" not in text
 
     grid_info = await fake_discord.context_menu("Job info", grid, user=mod, locale="zh-CN")
     text = (await grid_info.wait_original(lambda m: m.get("content")))["content"]
