@@ -66,3 +66,19 @@ def test_other_commands_never_pause(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     cli.main(["check", "--config", str(tmp_path / "missing.toml")])
     cli.main(["backup", str(tmp_path / "copy"), "--config", str(tmp_path / "missing.toml")])
     assert paused == []
+
+
+def test_the_cli_loads_nothing_heavy_before_it_can_pause() -> None:
+    """`mjbot run` pauses the collector in `main()`: importing bot.cli must not already have
+    loaded pydantic, discord.py or the storage (they would be built with the collector on)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, bot.cli; "
+        "print(sorted(m for m in ('pydantic', 'discord', 'storage', 'httpx') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
