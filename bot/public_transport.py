@@ -46,26 +46,35 @@ class PublicOnlyTransport(httpx.AsyncBaseTransport):
         self._resolve = resolve
         self._ttl = ttl
         self._clock = clock
-        self._answers: dict[tuple[str, int], tuple[float, str]] = {}
+        self._answers: dict[tuple[str, int], tuple[float, tuple[str, ...]]] = {}
         self._refused: set[str] = set()  # hosts already logged, once each
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        address = await self._public_address(request, url.host, url.port or _default_port(url))
-        request.url = url.copy_with(host=address)
+        addresses = await self._public_addresses(request, url.host, url.port or _default_port(url))
         if url.scheme == "https":
             request.extensions = {**request.extensions, "sni_hostname": url.host}
+        last = len(addresses) - 1
         try:
-            return await self._inner.handle_async_request(request)
+            for n, address in enumerate(addresses):  # IPv4 first; the next if one cannot connect
+                request.url = url.copy_with(host=address)
+                try:
+                    return await self._inner.handle_async_request(request)
+                except httpx.ConnectError:  # nothing was sent: the next address may be reached
+                    if n == last:
+                        raise
         finally:
             request.url = url  # the answer and its errors name the proxy as it was configured
+        raise httpx.ConnectError(f"{url.host} has no address", request=request)
 
-    async def _public_address(self, request: httpx.Request, host: str, port: int) -> str:
+    async def _public_addresses(
+        self, request: httpx.Request, host: str, port: int
+    ) -> tuple[str, ...]:
         literal = ip_of(host)
         if literal is not None:
             if not is_public(literal):
                 self._refuse(request, host, [str(literal)])
-            return str(literal)
+            return (str(literal),)
         now = self._clock()
         kept = self._answers.get((host, port))
         if kept is not None and kept[0] > now:
@@ -77,10 +86,10 @@ class PublicOnlyTransport(httpx.AsyncBaseTransport):
         addresses = [ip_of(a) for a in found]
         if not addresses or any(a is None or not is_public(a) for a in addresses):
             self._refuse(request, host, found)
-        first = str(sorted((a for a in addresses if a is not None), key=lambda a: a.version)[0])
-        self._answers[(host, port)] = (now + self._ttl, first)
+        checked = sorted((a for a in addresses if a is not None), key=lambda a: a.version)
+        self._answers[(host, port)] = (now + self._ttl, tuple(str(a) for a in checked))
         self._refused.discard(host)
-        return first
+        return self._answers[(host, port)][1]
 
     def _refuse(self, request: httpx.Request, host: str, found: list[str]) -> NoReturn:
         if host not in self._refused:

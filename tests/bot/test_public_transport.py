@@ -198,3 +198,23 @@ async def test_with_no_origin_vouched_for_loopback_media_is_refused() -> None:
         await guard.check(httpx.URL("http://127.0.0.1:9/mj/image/1.png"))
     # The operator's proxy's own origin stays exempt.
     assert (await media._guard.check(httpx.URL("http://127.0.0.1:9/x.png"))).addresses
+
+
+async def test_an_address_that_cannot_be_reached_gives_way_to_the_next_checked_one() -> None:
+    """A dual-stack name: IPv4 first, and the IPv6 address when IPv4 cannot connect."""
+    dns, tried = Dns(PUBLIC_V6, PUBLIC), []
+
+    def connect(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        if request.url.host == PUBLIC:
+            raise httpx.ConnectError("unreachable", request=request)
+        return httpx.Response(200, json={"ok": True})
+
+    transport = PublicOnlyTransport(httpx.MockTransport(connect), resolve=dns)
+    async with httpx.AsyncClient(transport=transport) as http:
+        answer = await http.get("https://proxy.example/mj/task/1/fetch")
+        assert answer.json() == {"ok": True} and tried == [PUBLIC, PUBLIC_V6]
+        dns.answer = [PUBLIC]
+        transport._answers.clear()
+        with pytest.raises(httpx.ConnectError, match="unreachable"):
+            await http.get("https://proxy.example/mj/task/1/fetch")
