@@ -35,6 +35,12 @@ class Located:
     message: MessageRecord | None
 
 
+async def locate(jobs: JobRepository, job: JobRecord) -> Located:
+    """The job with the first message that shows it."""
+    messages = await jobs.messages_for_job(job.id)
+    return Located(job, messages[0] if messages else None)
+
+
 @dataclass(frozen=True)
 class HistoryPage:
     page: int  # 1-based
@@ -145,8 +151,7 @@ class MemberService:
         return await self.locate(job)
 
     async def locate(self, job: JobRecord) -> Located:
-        messages = await self._jobs.messages_for_job(job.id)
-        return Located(job, messages[0] if messages else None)
+        return await locate(self._jobs, job)
 
     async def forget_message(self, message_id: int) -> None:
         """The message was deleted in Discord (the job stays, with its history)."""

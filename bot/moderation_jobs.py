@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.errors import UserFacingError
+from bot.members import Located, locate
 from bot.midjourney.errors import MidjourneyError
 from bot.render import MAX_JOB_ID
 from bot.tracker import TERMINAL_STATES
-from storage.jobs import JobRecord, JobRepository, MessageRecord
+from storage.jobs import JobRecord, JobRepository
 from storage.usage import UsageRepository
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,8 @@ class FollowedTasks(Protocol):
     def unfollow(self, task_id: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class JobLine:
-    """One job in the moderators' list, with the message that shows it (if it was posted)."""
-
-    job: JobRecord
-    message: MessageRecord | None
+# One job in the moderators' list, with the message that shows it (if it was posted).
+JobLine = Located
 
 
 @dataclass(frozen=True)
@@ -75,8 +72,7 @@ class GuildJobs:
         )
 
     async def _line(self, job: JobRecord) -> JobLine:
-        messages = await self._jobs.messages_for_job(job.id)
-        return JobLine(job, messages[0] if messages else None)
+        return await locate(self._jobs, job)
 
     async def cancel(self, guild_id: int, job_id: int) -> tuple[JobRecord, bool]:
         """Stop following a job, mark it cancelled, refund it, and ask the proxy to drop it.
