@@ -6,6 +6,7 @@ from bot.retention import DAY, RetentionSweeper
 from storage.db import Database
 from storage.jobs import JobRepository
 from storage.proxies import ProxyRepository
+from tests.storage.support import add_proxy
 
 
 async def test_sweep_purges_only_old_finished_jobs() -> None:
@@ -47,16 +48,7 @@ async def test_sweep_then_deletes_the_proxies_nobody_uses_any_more() -> None:
     db = await Database.open(":memory:", clock=lambda: now[0])
     try:
         jobs, proxies = JobRepository(db), ProxyRepository(db)
-        old = await proxies.add(
-            1,
-            base_url="https://old.example",
-            path_prefix="/mj",
-            auth_style="bearer",
-            backend="plus",
-            key_encrypted="enc",
-            key_hint="abcd",
-            created_by=7,
-        )
+        old = await add_proxy(proxies, 1, "https://old.example")
         job = await jobs.create_submitting(
             guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="p"
         )

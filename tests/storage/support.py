@@ -1,8 +1,9 @@
-"""Helpers shared by the storage tests: a controllable clock and a job factory."""
+"""Helpers shared by the storage tests: a controllable clock, a job and a proxy factory."""
 
 from __future__ import annotations
 
 from storage import JobRecord, Repositories
+from storage.proxies import ProxyRecord, ProxyRepository
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
@@ -38,4 +39,18 @@ async def new_job(
         prompt=prompt,
         parent_job_id=parent_job_id,
         button_index=button_index,
+    )
+
+
+async def add_proxy(proxies: ProxyRepository, guild_id: int, url: str) -> ProxyRecord:
+    """A server's own proxy at `url`, made the server's current one."""
+    return await proxies.add(
+        guild_id,
+        base_url=url,
+        path_prefix="/mj",
+        auth_style="bearer",
+        backend="plus",
+        key_encrypted=f"enc-{url}",
+        key_hint="abcd",
+        created_by=7,
     )

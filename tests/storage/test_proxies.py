@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 from storage import Repositories
-from storage.proxies import ProxyRecord, ProxyRepository, own_proxy_jobs
-from tests.storage.support import T0, FakeClock, new_job
-
-
-async def _add(proxies: ProxyRepository, guild_id: int, url: str) -> ProxyRecord:
-    return await proxies.add(
-        guild_id,
-        base_url=url,
-        path_prefix="/mj",
-        auth_style="bearer",
-        backend="plus",
-        key_encrypted=f"enc-{url}",
-        key_hint="abcd",
-        created_by=7,
-    )
+from storage.proxies import ProxyRepository, own_proxy_jobs
+from tests.storage.support import T0, FakeClock, add_proxy, new_job
 
 
 async def test_a_new_proxy_becomes_the_servers_and_old_ones_stay(
     repos: Repositories, clock: FakeClock
 ) -> None:
     proxies = ProxyRepository(repos.db)
-    first = await _add(proxies, 1, "https://a.example")
+    first = await add_proxy(proxies, 1, "https://a.example")
     clock.advance(1)
-    second = await _add(proxies, 1, "https://b.example")
-    other = await _add(proxies, 2, "https://c.example")
+    second = await add_proxy(proxies, 1, "https://b.example")
+    other = await add_proxy(proxies, 2, "https://c.example")
     assert second.id > first.id and second.created_at == T0 + 1
     assert await proxies.current(1) == second
     assert await proxies.get(first.id) == first
@@ -40,7 +27,7 @@ async def test_a_new_proxy_becomes_the_servers_and_old_ones_stay(
 
 async def test_reencrypt_all_and_own_proxy_jobs(repos: Repositories) -> None:
     proxies = ProxyRepository(repos.db)
-    proxy = await _add(proxies, 1, "https://a.example")
+    proxy = await add_proxy(proxies, 1, "https://a.example")
     assert await proxies.reencrypt_all(lambda key: key.upper()) == 1
     assert (await proxies.get(proxy.id)).key_encrypted == "ENC-HTTPS://A.EXAMPLE"  # type: ignore[union-attr]
     await new_job(repos)  # the operator's proxy
@@ -54,12 +41,12 @@ async def test_purge_unused_deletes_only_proxies_nobody_uses(
 ) -> None:
     """A proxy goes, with its key, once no server uses it and no kept job points at it."""
     proxies = ProxyRepository(repos.db)
-    replaced = await _add(proxies, 1, "https://old.example")  # its job is still kept
+    replaced = await add_proxy(proxies, 1, "https://old.example")  # its job is still kept
     job = await new_job(repos)
     await repos.db.execute("UPDATE jobs SET proxy_id = ? WHERE id = ?", (replaced.id, job.id))
-    never_used = await _add(proxies, 1, "https://typo.example")  # replaced, no job
-    current = await _add(proxies, 1, "https://new.example")
-    cleared = await _add(proxies, 2, "https://gone.example")
+    never_used = await add_proxy(proxies, 1, "https://typo.example")  # replaced, no job
+    current = await add_proxy(proxies, 1, "https://new.example")
+    cleared = await add_proxy(proxies, 2, "https://gone.example")
     assert await proxies.clear(2)
 
     assert await proxies.purge_unused() == 2

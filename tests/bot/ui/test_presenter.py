@@ -138,14 +138,19 @@ class Discordless(JobPresenter):
         return SimpleNamespace(id=message_id), rendered, record
 
 
+async def submitted_job(db: Database) -> tuple[JobRepository, JobRecord]:
+    """A job the proxy accepted, with no message yet."""
+    jobs = JobRepository(db)
+    job = await jobs.create_submitting(
+        guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="a"
+    )
+    return jobs, await jobs.mark_submitted(job.id, "task-1")
+
+
 async def test_an_update_while_the_first_message_is_posted_does_not_post_another() -> None:
     db = await Database.open(":memory:")
     try:
-        jobs = JobRepository(db)
-        job = await jobs.create_submitting(
-            guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="a"
-        )
-        job = await jobs.mark_submitted(job.id, "task-1")
+        jobs, job = await submitted_job(db)
         presenter = Discordless(jobs)
         posting = asyncio.create_task(presenter.post_reply(job, reply_to=None))
         await presenter.sending.wait()
@@ -187,11 +192,7 @@ async def test_an_update_between_recording_the_message_and_the_post_returning_wa
     must not edit the message at once (it was measured 0.04 s after its creation under load)."""
     db = await Database.open(":memory:")
     try:
-        jobs = JobRepository(db)
-        job = await jobs.create_submitting(
-            guild_id=1, channel_id=2, requester_id=3, kind="imagine", action="imagine", prompt="a"
-        )
-        job = await jobs.mark_submitted(job.id, "task-1")
+        jobs, job = await submitted_job(db)
         presenter = RecordedFirst(jobs)
         posting = asyncio.create_task(presenter.post_reply(job, reply_to=None))
         await presenter.recorded.wait()
